@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds the local platform's tools into BIN from their pinned Go modules:
+# the Kubernetes control plane and kubectl and etcd (this module's go.mod),
+# the Argo Rollouts controller and kubectl plugin (ARGO_ROLLOUTS_VERSION, built
+# inside its own module in the module cache so that its go.mod and replace
+# directives apply unchanged). Each binary is rebuilt only when missing or of
+# another version; go's build cache makes a rebuild cheap.
+#
+# usage: build.sh BIN [tool ...]   (default: all tools)
+set -euo pipefail
+
+bin=$(realpath -m "$1"); shift
+here=$(cd "$(dirname "$0")" && pwd)
+argo_version=${ARGO_ROLLOUTS_VERSION:?ARGO_ROLLOUTS_VERSION must be set (see Makefile)}
+# Argo Rollouts v1.10 needs a newer Go than the machine's; the go command
+# fetches this toolchain from the module proxy.
+argo_toolchain=${ARGO_TOOLCHAIN:-go1.27.3}
+mkdir -p "$bin"
+
+kube_version=$(cd "$here" && go list -m -f '{{.Version}}' k8s.io/kubernetes)
+etcd_version=$(cd "$here" && go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
+kube_minor=$(echo "$kube_version" | cut -d. -f2)
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+kube_ldflags="-s -w"
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_ldflags+=" -X $p.gitVersion=$kube_version -X $p.gitMajor=1 -X $p.gitMinor=$kube_minor"
+  kube_ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=$now"
+done
+
+all=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl rollouts-controller kubectl-argo-rollouts)
+tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=("${all[@]}")
+
+# want prints the version string a tool must report; have prints what it reports.
+want() {
+  case $1 in
+    etcd) echo "etcd Version: ${etcd_version#v}" ;;
+    kubectl) echo "Client Version: $kube_version" ;;
+    kube-*) echo "Kubernetes $kube_version" ;;
+    rollouts-controller|kubectl-argo-rollouts) echo "$argo_version" ;;
+  esac
+}
+have() {
+  case $1 in
+    etcd) "$bin/etcd" --version 2>/dev/null | head -1 ;;
+    kubectl) "$bin/kubectl" version --client 2>/dev/null | head -1 ;;
+    kube-*) "$bin/$1" --version 2>/dev/null ;;
+    rollouts-controller) "$bin/$1" --version 2>/dev/null | head -1 ;;
+    kubectl-argo-rollouts) "$bin/$1" version --short 2>/dev/null | head -1 | awk '{print $2}' ;;
+  esac
+}
+
+build() {
+  case $1 in
+    etcd) (cd "$here" && go build -trimpath -ldflags "-s -w" -o "$bin/etcd" ./etcd) ;;
+    kube-*|kubectl) (cd "$here" && go build -trimpath -ldflags "$kube_ldflags" -o "$bin/$1" "k8s.io/kubernetes/cmd/$1") ;;
+    rollouts-controller|kubectl-argo-rollouts)
+      info=$(cd "$here" && GOTOOLCHAIN=$argo_toolchain GOFLAGS=-mod=mod go mod download -json "github.com/argoproj/argo-rollouts@$argo_version")
+      dir=$(echo "$info" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+      commit=$(echo "$info" | sed -n 's/^\t\t"Hash": "\(.*\)",\{0,1\}$/\1/p')
+      [ -n "$dir" ] || { echo "cannot download github.com/argoproj/argo-rollouts@$argo_version" >&2; return 1; }
+      # The release's version variables, as its own Makefile sets them.
+      v=github.com/argoproj/argo-rollouts/utils/version
+      ldflags="-s -w -X $v.version=${argo_version#v} -X $v.gitTag=$argo_version -X $v.gitCommit=${commit:-unknown}"
+      ldflags+=" -X $v.gitTreeState=clean -X $v.buildDate=$now"
+      (cd "$dir" && CGO_ENABLED=0 GOTOOLCHAIN=$argo_toolchain go build -trimpath -ldflags "$ldflags" -o "$bin/$1" "./cmd/$1") ;;
+    *) echo "unknown tool $1 (known: ${all[*]})" >&2; return 1 ;;
+  esac
+}
+
+i=0
+for t in "${tools[@]}"; do
+  i=$((i + 1))
+  w=$(want "$t")
+  if [ -x "$bin/$t" ] && [ "$(have "$t" || true)" = "$w" ]; then
+    echo "[$i/${#tools[@]}] $t: up to date ($w)"
+    continue
+  fi
+  echo "[$i/${#tools[@]}] $t: building ($w) ..."
+  start=$(date +%s)
+  build "$t"
+  h=$(have "$t" || true)
+  if [ "$h" != "$w" ]; then
+    echo "[$i/${#tools[@]}] $t: built, but it reports '$h', want '$w'" >&2
+    exit 1
+  fi
+  echo "[$i/${#tools[@]}] $t: built in $(( $(date +%s) - start ))s ($h)"
+done
