@@ -2,12 +2,16 @@ package loadgen
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/blastradius/blastradius/demoapp"
 )
 
 const (
@@ -17,13 +21,17 @@ const (
 	overWorkers   = 64
 )
 
-// benchServer is a trivial in-process version server on loopback.
+// benchServer is the healthy blue demo app on loopback, in process, with
+// its per-request log discarded so that the numbers measure the load side.
 func benchServer(b *testing.B) *httptest.Server {
 	b.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set(VersionHeader, "blue")
-		_, _ = w.Write([]byte("ok"))
-	}))
+	app, err := demoapp.New(demoapp.Config{Color: "blue", Version: "blue", Pod: "bench",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(app.Close)
+	srv := httptest.NewServer(app)
 	b.Cleanup(srv.Close)
 	return srv
 }
@@ -47,12 +55,12 @@ func BenchmarkThroughput(b *testing.B) {
 	for range b.N {
 		srv := benchServer(b)
 
-		m := plainVegeta(srv.URL, benchRate, benchDuration)
+		m := plainVegeta(srv.URL+"/color", benchRate, benchDuration)
 		plain := float64(m.Requests) / benchDuration.Seconds()
 
 		var sink countingWriter
 		sum, err := Run(context.Background(), Config{
-			URL:       srv.URL,
+			URL:       srv.URL + "/color",
 			Profile:   ConstantProfile(benchRate),
 			Duration:  benchDuration,
 			KeepAlive: true,
@@ -88,7 +96,7 @@ func BenchmarkOverCapacity(b *testing.B) {
 		srv := benchServer(b)
 
 		atk := vegeta.NewAttacker(vegeta.KeepAlive(true), vegeta.MaxWorkers(overWorkers), vegeta.Timeout(5*time.Second))
-		tgt := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: srv.URL})
+		tgt := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: srv.URL + "/color"})
 		var m vegeta.Metrics
 		for res := range atk.Attack(tgt, vegeta.Rate{Freq: overRate, Per: time.Second}, benchDuration, "") {
 			m.Add(res)
@@ -97,7 +105,7 @@ func BenchmarkOverCapacity(b *testing.B) {
 		plain := float64(m.Requests) / benchDuration.Seconds()
 
 		sum, err := Run(context.Background(), Config{
-			URL:        srv.URL,
+			URL:        srv.URL + "/color",
 			Profile:    ConstantProfile(overRate),
 			Duration:   benchDuration,
 			KeepAlive:  true,
