@@ -10,7 +10,7 @@ ARGO_ROLLOUTS_VERSION ?= v1.10.2
 # The demo app is a static binary: it becomes an image layer and runs as a pod.
 STATIC  := CGO_ENABLED=0
 
-.PHONY: all build tools test unit bench lint fmt clean
+.PHONY: all build tools scenario test unit bench lint fmt clean
 
 all: build
 
@@ -24,15 +24,20 @@ build:
 tools:
 	ARGO_ROLLOUTS_VERSION=$(ARGO_ROLLOUTS_VERSION) hack/tools/build.sh $(BIN)
 
+# The default scenario set on the local platform; results in out/.
+SCENARIOS ?= scenarios
+scenario: build tools
+	$(BIN)/blastradius run $(SCENARIOS) --out out --bin $(BIN)
+
 # The README's test command: unit tests and end-to-end tests.
-test: build
-	BLASTRADIUS_BIN=$(BIN) $(GO) test -count=1 -timeout 45m ./...
+test: build tools
+	BLASTRADIUS_BIN=$(BIN) $(GO) test -p 1 -count=1 -timeout 45m ./...
 
 unit:
 	$(GO) test -count=1 -short ./...
 
 # Speed targets live here, reported as ratios measured in the same run.
-bench: build
+bench: build tools
 	BLASTRADIUS_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./...
 
 lint:

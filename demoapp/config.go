@@ -64,6 +64,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("COLOR: must be one of %s, got %q", strings.Join(Colors, ", "), cfg.Color)
 	}
 	if cfg.Pod == "" {
+		cfg.Pod = env("HOSTNAME") // a container's hostname is its pod's name
+	}
+	if cfg.Pod == "" {
 		cfg.Pod, _ = os.Hostname()
 	}
 	if s := env("SEED"); s != "" {

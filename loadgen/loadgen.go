@@ -140,7 +140,7 @@ func (cfg Config) withDefaults() (Config, error) {
 // gives the numbers so far at any time, from any goroutine.
 type Generator struct {
 	cfg      Config
-	pacer    vegeta.Pacer
+	pacer    *scaledPacer
 	users    *users
 	conns    *connTracker
 	tr       *http.Transport
@@ -166,10 +166,10 @@ func New(cfg Config) (*Generator, error) {
 	if err != nil {
 		return nil, err
 	}
-	pacer, err := cfg.Profile.Pacer(cfg.Duration)
-	if err != nil {
+	if err := cfg.Profile.Validate(cfg.Duration); err != nil {
 		return nil, err
 	}
+	pacer := newScaledPacer(cfg.Profile, cfg.Duration)
 	conns := newConnTracker(cfg.KeepAlive, cfg.Timeout)
 	tr := &http.Transport{
 		Proxy:               nil, // straight to the target, whatever HTTP_PROXY says
@@ -234,6 +234,22 @@ func (g *Generator) Start(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// SetRateFactor multiplies the profile's rate from now on (1 restores it):
+// a traffic spike above 1, a drop below. It is safe to call at any time.
+func (g *Generator) SetRateFactor(f float64) {
+	g.mu.Lock()
+	t0, started := g.t0, g.started
+	g.mu.Unlock()
+	if f < 0 {
+		f = 0
+	}
+	var elapsed time.Duration
+	if started {
+		elapsed = time.Since(t0)
+	}
+	g.pacer.setFactor(elapsed, f)
 }
 
 // Stop stops sending; requests in flight complete normally. It returns at

@@ -175,3 +175,27 @@ func TestProfileExpected(t *testing.T) {
 	assert.InDelta(t, 200+2*50*4/(2*math.Pi), s.Expected(0, 2*time.Second, 0), 1e-6)
 	assert.InDelta(t, 200-2*50*4/(2*math.Pi), s.Expected(2*time.Second, 4*time.Second, 0), 1e-6)
 }
+
+func TestScaledPacerFollowsFactorChanges(t *testing.T) {
+	p := newScaledPacer(ConstantProfile(100), 10*time.Second)
+	// At 1 s, 100 hits are due: the 100th waits 10 ms, the 99th none.
+	w, stop := p.Pace(time.Second, 100)
+	assert.False(t, stop)
+	assert.Equal(t, 10*time.Millisecond, w)
+	w, _ = p.Pace(time.Second, 99)
+	assert.Zero(t, w)
+	// Tripled at 1 s: by 2 s, 100 + 300 hits are due, not 600 (no catch-up).
+	p.setFactor(time.Second, 3)
+	w, _ = p.Pace(2*time.Second, 399)
+	assert.Zero(t, w)
+	w, _ = p.Pace(2*time.Second, 400)
+	assert.InDelta(t, float64(time.Second)/300, float64(w), float64(time.Microsecond))
+	assert.InDelta(t, 300, p.Rate(2*time.Second), 1e-9)
+	// Stopped, then restored: no burst to make up for the pause.
+	p.setFactor(2*time.Second, 0)
+	w, _ = p.Pace(3*time.Second, 400)
+	assert.Equal(t, 10*time.Millisecond, w)
+	p.setFactor(3*time.Second, 1)
+	w, _ = p.Pace(4*time.Second, 500)
+	assert.InDelta(t, float64(10*time.Millisecond), float64(w), float64(time.Microsecond))
+}

@@ -3,9 +3,12 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -40,15 +43,22 @@ func NewRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
+		newClusterCmd(),
 		newImagesCmd(),
 		newLoadCmd(),
+		newRunCmd(),
+		newValidateCmd(),
 	)
 	return root
 }
 
 // Execute runs the CLI and returns the process exit code.
 func Execute() int {
-	err := NewRoot().Execute()
+	// Ctrl-C and SIGTERM cancel the command's context; commands clean up
+	// what they started before returning.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := NewRoot().ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}

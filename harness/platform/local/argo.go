@@ -1,0 +1,131 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/blastradius/blastradius/harness/kube"
+)
+
+// argoModule is the Go module the controller is built from; its manifests are
+// read from the module cache at run time, so they always match the binary.
+const argoModule = "github.com/argoproj/argo-rollouts"
+
+// ArgoCRDs are the custom resources the harness needs established.
+var ArgoCRDs = []string{
+	"rollouts.argoproj.io", "analysistemplates.argoproj.io", "clusteranalysistemplates.argoproj.io",
+	"analysisruns.argoproj.io", "experiments.argoproj.io",
+}
+
+// argoVersion asks the built controller which release it is.
+func argoVersion(ctx context.Context, bin string) (string, error) {
+	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s version: %w", bin, err)
+	}
+	v := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	if !strings.HasPrefix(v, "v") {
+		return "", fmt.Errorf("%s version printed %q; rebuild it with `make tools`", bin, v)
+	}
+	return v, nil
+}
+
+// argoManifests locates install.yaml of the controller's own release in the
+// module cache (make tools downloads it there to build the controller).
+func argoManifests(version string) (string, error) {
+	cache := os.Getenv("GOMODCACHE")
+	if cache == "" {
+		out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+		if err != nil {
+			return "", fmt.Errorf("go env GOMODCACHE: %w", err)
+		}
+		cache = strings.TrimSpace(string(out))
+	}
+	path := filepath.Join(cache, argoModule+"@"+version, "manifests", "install.yaml")
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("Argo Rollouts manifests for %s not in the module cache (%s): run `make tools`", version, path)
+	}
+	return path, nil
+}
+
+// installArgo applies the release's install.yaml except the controller's
+// Deployment and Service: the controller runs as a local process instead.
+func (c *Cluster) installArgo(ctx context.Context) (string, error) {
+	version, err := argoVersion(ctx, c.bin("rollouts-controller"))
+	if err != nil {
+		return "", err
+	}
+	path, err := argoManifests(version)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	objs, err := kube.Decode(f)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	var keep []*unstructured.Unstructured
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "Deployment", "Service":
+			continue
+		}
+		if o.GetNamespace() == "" && o.GetKind() != "CustomResourceDefinition" && !strings.HasPrefix(o.GetKind(), "Cluster") {
+			o.SetNamespace(argoNamespace)
+		}
+		keep = append(keep, o)
+	}
+	if _, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: argoNamespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", err
+	}
+	a, err := kube.NewApplier(c.rest)
+	if err != nil {
+		return "", err
+	}
+	if err := a.Apply(ctx, keep...); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	if err := a.WaitEstablished(ctx, ArgoCRDs...); err != nil {
+		return "", err
+	}
+	return version, nil
+}
+
+// argoKubeconfig gives the controller the argo-rollouts service account's
+// identity, so it runs with exactly the RBAC of a real install.
+func (c *Cluster) argoKubeconfig(ctx context.Context, p *pki, server string) (string, error) {
+	exp := int64((24 * time.Hour).Seconds())
+	var tok *authenticationv1.TokenRequest
+	var err error
+	// The service account controller may not have created its token
+	// prerequisites yet; the account itself comes from install.yaml.
+	for range 50 {
+		tok, err = c.client.CoreV1().ServiceAccounts(argoNamespace).CreateToken(ctx, "argo-rollouts",
+			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+		if err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return "", fmt.Errorf("token for argo-rollouts service account: %w", err)
+	}
+	path := filepath.Join(c.opts.DataDir, "pki", "argo-rollouts.kubeconfig")
+	return path, writeKubeconfig(path, server, p.caPEM, "argo-rollouts", &clientcmdapi.AuthInfo{Token: tok.Status.Token}, argoNamespace)
+}

@@ -1,0 +1,35 @@
+// Package platform is the seam between the harness and where Kubernetes runs.
+// Strategy, fault and scoring code only ever see this interface, so a scenario
+// runs unchanged on the local platform and on kind.
+package platform
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
+)
+
+// Platform is one Kubernetes cluster with Argo Rollouts installed.
+type Platform interface {
+	// Name is the platform's name: "local" or "kind".
+	Name() string
+	// Up creates the cluster and returns once it is ready: a Ready node,
+	// Argo Rollouts' CRDs established and its controller running.
+	Up(ctx context.Context) error
+	// Down removes everything Up made: processes, ports, containers, data.
+	Down(ctx context.Context) error
+	// Kubeconfig is the path of a kubeconfig for the cluster.
+	Kubeconfig() string
+	// RESTConfig is the client configuration for the cluster.
+	RESTConfig() *rest.Config
+	// LoadImages makes demo app images available to the cluster's nodes.
+	LoadImages(ctx context.Context, images ...string) error
+	// ServiceURL is an http URL on 127.0.0.1 that reaches a NodePort Service.
+	ServiceURL(ctx context.Context, namespace, name string) (string, error)
+	// PodURL is an http URL that reaches a pod's port from the harness, for
+	// scraping metrics and the demo app's admin API.
+	PodURL(ctx context.Context, pod *corev1.Pod, port int) (string, error)
+	// Versions reports the Kubernetes and Argo Rollouts versions running.
+	Versions(ctx context.Context) (kubernetes, argoRollouts string, err error)
+}

@@ -1,0 +1,982 @@
+package scenario
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/blastradius/blastradius/demoapp"
+	"github.com/blastradius/blastradius/demoapp/catalog"
+	"github.com/blastradius/blastradius/loadgen"
+)
+
+// The known keys of each mapping; anything else is an "unknown field".
+var (
+	rootKeys     = []string{"apiVersion", "kind", "metadata", "spec"}
+	metadataKeys = []string{"name", "description"}
+	specKeys     = []string{
+		"stable", "candidate", "groundTruth", "replicas", "load", "strategies", "analyzers",
+		"analysis", "steps", "stepPause", "timeScale", "faults", "repeat", "seeds", "timeout", "expect",
+	}
+	loadKeys     = []string{"profile", "rate", "users", "slo", "warmup", "keepAlive", "previewShare"}
+	analysisKeys = []string{"interval", "count", "failureLimit", "maxErrorRate", "maxP99", "window"}
+	faultKeys    = []string{"at", "clear", "podKill", "runtime", "traffic"}
+	podKillKeys  = []string{"target", "count"}
+	runtimeKeys  = []string{"target", "pods", "faults"}
+	trafficKeys  = []string{"factor"}
+	expectKeys   = []string{"verdict", "maxFailedRequests", "maxTimeToDetect", "strategies"}
+)
+
+// Load reads and validates one scenario file. The error lists every problem
+// of the file (errors.Join of *Error), each with file, line and field.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// LoadAll loads scenario files and the *.yaml and *.yml files of directories
+// (not their subdirectories), in name order within a directory and in
+// argument order otherwise. Scenario names must be unique across the set.
+// The error lists every problem of every file.
+func LoadAll(paths ...string) ([]*Scenario, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no scenario files given")
+	}
+	var errs []error
+	var files []string
+	seen := map[string]bool{}
+	addFile := func(f string) {
+		key := filepath.Clean(f)
+		if abs, err := filepath.Abs(f); err == nil {
+			key = abs
+		}
+		if !seen[key] {
+			seen[key] = true
+			files = append(files, f)
+		}
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !st.IsDir() {
+			addFile(p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n := 0
+		for _, e := range entries { // sorted by name
+			ext := filepath.Ext(e.Name())
+			if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+				continue
+			}
+			addFile(filepath.Join(p, e.Name()))
+			n++
+		}
+		if n == 0 {
+			errs = append(errs, fmt.Errorf("%s: no scenario files (*.yaml, *.yml) in the directory", p))
+		}
+	}
+	var out []*Scenario
+	byName := map[string]*Scenario{}
+	for _, f := range files {
+		s, err := Load(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if first, dup := byName[s.Name]; dup {
+			errs = append(errs, &Error{File: f, Line: s.nameLine, Field: "metadata.name",
+				Msg: fmt.Sprintf("duplicate scenario name %q (also in %s)", s.Name, first.File)})
+			continue
+		}
+		byName[s.Name] = s
+		out = append(out, s)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// Parse validates a scenario from data; file names it in errors and becomes
+// Scenario.File.
+func Parse(file string, data []byte) (*Scenario, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: file, Msg: "empty file; want a scenario (apiVersion: " + APIVersion + ", kind: " + Kind + ")"}
+		}
+		return nil, syntaxError(file, err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		return nil, &Error{File: file, Line: extra.Line, Msg: "a second YAML document; put one scenario per file"}
+	case !errors.Is(err, io.EOF):
+		return nil, syntaxError(file, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, &Error{File: file, Msg: "empty file; want a scenario (apiVersion: " + APIVersion + ", kind: " + Kind + ")"}
+	}
+	d := &decoder{file: file}
+	s := d.scenario(deref(doc.Content[0]))
+	slices.SortStableFunc(d.errs, func(a, b error) int { return a.(*Error).Line - b.(*Error).Line })
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	s.File = file
+	return s, nil
+}
+
+// dnsLabel is an RFC 1123 label, as Kubernetes names need.
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func (d *decoder) scenario(n *yaml.Node) *Scenario {
+	s := &Scenario{}
+	root := d.mapping(n, "", n.Line, rootKeys)
+	if root == nil {
+		return s
+	}
+	for _, kv := range [][2]string{{"apiVersion", APIVersion}, {"kind", Kind}} {
+		key, want := kv[0], kv[1]
+		if root.require(key) {
+			if v, ok := root.str(key); ok && v != want {
+				root.errorf(key, "unsupported %s %q (want %s)", key, v, want)
+			}
+		}
+	}
+	if root.require("metadata") {
+		if md := root.child("metadata", metadataKeys); md != nil {
+			if md.require("name") {
+				if v, ok := md.str("name"); ok {
+					if len(v) > 63 || !dnsLabel.MatchString(v) {
+						md.errorf("name", "must be a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got %q", v)
+					}
+					s.Name, s.nameLine = v, md.lineOf("name")
+				}
+			}
+			s.Description, _ = md.str("description")
+		}
+	}
+	if root.require("spec") {
+		if sp := root.child("spec", specKeys); sp != nil {
+			d.spec(sp, s)
+		}
+	}
+	return s
+}
+
+// spec decodes the spec: first every field on its own, then the checks that
+// relate fields. A check is skipped when a field it needs was invalid, so
+// that one mistake is reported once.
+func (d *decoder) spec(sp *fields, s *Scenario) {
+	// Versions and ground truth.
+	versionOK := func(key string) (catalog.Version, bool) {
+		if !sp.require(key) {
+			return catalog.Version{}, false
+		}
+		tag, ok := sp.str(key)
+		if !ok {
+			return catalog.Version{}, false
+		}
+		v, ok := catalog.Lookup(tag)
+		if !ok {
+			sp.errorf(key, "unknown version %q (blastradius images list shows them all)", tag)
+		}
+		return v, ok
+	}
+	stableOK, candidateOK := false, false
+	s.Stable, stableOK = versionOK("stable")
+	s.Candidate, candidateOK = versionOK("candidate")
+	if stableOK && !s.Stable.Good {
+		sp.errorf("stable", "must be a good version, %q is bad (to model an incident on the stable version, use a runtime fault with target: stable)", s.Stable.Tag)
+	}
+	if stableOK && candidateOK && s.Stable.Tag == s.Candidate.Tag {
+		sp.errorf("candidate", "must differ from spec.stable (both are %q): there would be nothing to release", s.Candidate.Tag)
+	}
+	gtSet := false
+	if v, ok := sp.str("groundTruth"); ok {
+		switch GroundTruth(v) {
+		case Good, Bad:
+			s.GroundTruth, gtSet = GroundTruth(v), true
+		default:
+			sp.errorf("groundTruth", "must be good or bad, got %q", v)
+		}
+	}
+	gtOK := gtSet || (candidateOK && !sp.has("groundTruth"))
+	if !gtSet && candidateOK {
+		s.GroundTruth = Bad
+		if s.Candidate.Good {
+			s.GroundTruth = Good
+		}
+	}
+
+	// Sizes and times.
+	s.Replicas = DefaultReplicas
+	replicasOK := !sp.has("replicas")
+	if v, ok := sp.integer("replicas"); ok {
+		if v < 1 || v > MaxReplicas {
+			sp.errorf("replicas", "must be between 1 and %d, got %d", MaxReplicas, v)
+		} else {
+			s.Replicas, replicasOK = int(v), true
+		}
+	}
+	s.Timeout = DefaultTimeout
+	timeoutOK := !sp.has("timeout")
+	if v, ok := sp.duration("timeout"); ok {
+		if v <= 0 {
+			sp.errorf("timeout", "must be positive, got %v", v)
+		} else {
+			s.Timeout, timeoutOK = v, true
+		}
+	}
+	s.TimeScale = DefaultTimeScale
+	scaleOK := !sp.has("timeScale")
+	if v, ok := sp.number("timeScale"); ok {
+		if v <= 0 || v > MaxTimeScale {
+			sp.errorf("timeScale", "must be greater than 0 and at most %g, got %g", MaxTimeScale, v)
+		} else {
+			s.TimeScale, scaleOK = v, true
+		}
+	}
+	s.StepPause = DefaultStepPause
+	pauseOK := !sp.has("stepPause")
+	if v, ok := sp.duration("stepPause"); ok {
+		if v <= 0 {
+			sp.errorf("stepPause", "must be positive, got %v", v)
+		} else {
+			s.StepPause, pauseOK = v, true
+		}
+	}
+
+	loadOK := d.load(sp, s)
+	d.strategies(sp, s)
+	d.analyzers(sp, s)
+	intervalOK := d.analysis(sp, s)
+	stepsOK := d.steps(sp, s, replicasOK && s.UsesCanarySteps())
+	d.seeds(sp, s)
+
+	// Checks across fields.
+	if scaleOK && pauseOK && s.Scaled(s.StepPause) < time.Second {
+		line := sp.lineOf("stepPause")
+		if !sp.has("stepPause") {
+			line = sp.lineOf("timeScale")
+		}
+		d.errorf(line, sp.field("stepPause"), "%v scaled by timeScale %g is %v; Argo Rollouts counts pauses in whole seconds, so it must be at least 1s",
+			s.StepPause, s.TimeScale, s.Scaled(s.StepPause))
+	}
+	if scaleOK && intervalOK && s.Scaled(s.Analysis.Interval) < time.Second {
+		line, field := sp.lineOf("timeScale"), "spec.analysis.interval"
+		if an := sp.child("analysis", analysisKeys); an != nil && an.has("interval") {
+			line = an.lineOf("interval")
+		}
+		d.errorf(line, field, "%v scaled by timeScale %g is %v; it must be at least 1s",
+			s.Analysis.Interval, s.TimeScale, s.Scaled(s.Analysis.Interval))
+	}
+	if timeoutOK && scaleOK && pauseOK && stepsOK && s.UsesCanarySteps() {
+		if need := time.Duration(len(s.Steps)) * s.Scaled(s.StepPause); need >= s.Timeout {
+			sp.errorf("timeout", "%v is too short for the canary steps: %d steps × %v (stepPause scaled by timeScale) = %v",
+				s.Timeout, len(s.Steps), s.Scaled(s.StepPause), need)
+		}
+	}
+	if loadOK && timeoutOK {
+		if err := s.Load.Profile.Validate(s.Timeout); err != nil {
+			key, line := "profile", sp.lineOf("load")
+			if lf := sp.child("load", loadKeys); lf != nil {
+				if !lf.has("profile") {
+					key = "rate"
+				}
+				line = lf.lineOf(key)
+			}
+			msg := err.Error()
+			var fe *loadgen.FieldError
+			if key == "rate" && errors.As(err, &fe) && fe.Field == "rate" {
+				msg = fe.Err.Error()
+			}
+			d.errorf(line, "spec.load."+key, "%s", msg)
+		}
+	}
+	d.faults(sp, s, replicasOK, timeoutOK, candidateOK && !sp.has("groundTruth") && s.Candidate.Good)
+	d.expect(sp, s, gtOK)
+}
+
+func (d *decoder) load(sp *fields, s *Scenario) bool {
+	s.Load = LoadSpec{
+		Profile:      loadgen.ConstantProfile(DefaultRate),
+		Users:        DefaultUsers,
+		SLO:          DefaultSLO,
+		Warmup:       DefaultWarmup,
+		PreviewShare: DefaultPreviewShare,
+	}
+	if !sp.has("load") {
+		return true
+	}
+	lf := sp.child("load", loadKeys)
+	if lf == nil {
+		return false
+	}
+	ok := true
+	switch {
+	case lf.has("profile") && lf.has("rate"):
+		lf.errorf("rate", "set either profile or rate (the shorthand for constant:rate=N), not both")
+		ok = false
+	case lf.has("profile"):
+		if v, good := lf.str("profile"); !good {
+			ok = false
+		} else if p, err := loadgen.ParseProfile(v); err != nil {
+			lf.errorf("profile", "%v", err)
+			ok = false
+		} else {
+			s.Load.Profile = p
+		}
+	case lf.has("rate"):
+		if v, good := lf.number("rate"); good {
+			s.Load.Profile = loadgen.ConstantProfile(v)
+		} else {
+			ok = false
+		}
+	}
+	if v, good := lf.integer("users"); good {
+		if v < 1 || v > loadgen.MaxUsers {
+			lf.errorf("users", "must be between 1 and %d, got %d", loadgen.MaxUsers, v)
+		} else {
+			s.Load.Users = int(v)
+		}
+	}
+	if v, good := lf.duration("slo"); good {
+		if v <= 0 {
+			lf.errorf("slo", "must be positive, got %v", v)
+		} else {
+			s.Load.SLO = v
+		}
+	}
+	if v, good := lf.duration("warmup"); good {
+		if v < 0 {
+			lf.errorf("warmup", "must not be negative, got %v", v)
+		} else {
+			s.Load.Warmup = v
+		}
+	}
+	if v, good := lf.boolean("keepAlive"); good {
+		s.Load.KeepAlive = v
+	}
+	if v, good := lf.number("previewShare"); good {
+		if v < 0 || v >= 1 {
+			lf.errorf("previewShare", "must be at least 0 and less than 1, got %g", v)
+		} else {
+			s.Load.PreviewShare = v
+		}
+	}
+	return ok
+}
+
+// names decodes a list of distinct names, each checked by known.
+func (d *decoder) names(sp *fields, key, what string, known []string) ([]string, bool) {
+	items, ok := sp.list(key)
+	if !ok {
+		return nil, false
+	}
+	if len(items) == 0 {
+		sp.errorf(key, "must not be empty (leave it out for the default)")
+		return nil, false
+	}
+	var out []string
+	good := true
+	for i, it := range items {
+		path := index(sp.field(key), i)
+		v, ok := d.str(it, path)
+		switch {
+		case !ok:
+			good = false
+		case !slices.Contains(known, v):
+			d.errorf(it.Line, path, "unknown %s %q (known: %s)", what, v, strings.Join(known, ", "))
+			good = false
+		case slices.Contains(out, v):
+			d.errorf(it.Line, path, "duplicate %s %q", what, v)
+			good = false
+		default:
+			out = append(out, v)
+		}
+	}
+	return out, good
+}
+
+func (d *decoder) strategies(sp *fields, s *Scenario) {
+	s.Strategies = Strategies()
+	if v, _ := d.names(sp, "strategies", "strategy", Strategies()); len(v) > 0 {
+		s.Strategies = v // if some were invalid, the valid ones keep later checks quiet
+	}
+}
+
+func (d *decoder) analyzers(sp *fields, s *Scenario) {
+	s.Analyzers = []string{AnalyzerThreshold}
+	if v, ok := d.names(sp, "analyzers", "analyzer", analyzers); ok {
+		s.Analyzers = v
+	}
+}
+
+// analysis reports whether the interval is usable for the scale check.
+func (d *decoder) analysis(sp *fields, s *Scenario) bool {
+	a := Analysis{
+		Interval:     DefaultInterval,
+		Count:        DefaultCount,
+		FailureLimit: DefaultFailureLimit,
+		MaxErrorRate: DefaultMaxErrorRate,
+		MaxP99:       DefaultMaxP99,
+		Window:       DefaultWindow,
+	}
+	defer func() { s.Analysis = a }()
+	if !sp.has("analysis") {
+		return true
+	}
+	af := sp.child("analysis", analysisKeys)
+	if af == nil {
+		return false
+	}
+	intervalOK := true
+	positive := func(key string, dst *time.Duration) bool {
+		v, ok := af.duration(key)
+		if !ok {
+			return !af.bad(key, ok)
+		}
+		if v <= 0 {
+			af.errorf(key, "must be positive, got %v", v)
+			return false
+		}
+		*dst = v
+		return true
+	}
+	intervalOK = positive("interval", &a.Interval)
+	positive("maxP99", &a.MaxP99)
+	positive("window", &a.Window)
+	countOK := !af.has("count")
+	if v, ok := af.integer("count"); ok {
+		if v < 1 || v > 1000 {
+			af.errorf("count", "must be between 1 and 1000, got %d", v)
+		} else {
+			a.Count, countOK = int(v), true
+		}
+	}
+	if v, ok := af.integer("failureLimit"); ok {
+		switch {
+		case v < 0:
+			af.errorf("failureLimit", "must not be negative, got %d", v)
+		case countOK && v >= int64(a.Count):
+			af.errorf("failureLimit", "must be less than count (%d), or the analysis can never fail, got %d", a.Count, v)
+		default:
+			a.FailureLimit = int(v)
+		}
+	}
+	if v, ok := af.number("maxErrorRate"); ok {
+		if v < 0 || v >= 1 {
+			af.errorf("maxErrorRate", "must be at least 0 and less than 1, got %g", v)
+		} else {
+			a.MaxErrorRate = v
+		}
+	}
+	return intervalOK
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// steps decodes the canary weights; checkPods says whether to check that
+// each weight moves whole pods (the replicas are valid and a strategy walks
+// the steps).
+func (d *decoder) steps(sp *fields, s *Scenario, checkPods bool) bool {
+	s.Steps = DefaultSteps()
+	items, ok := sp.list("steps")
+	if !ok {
+		if sp.has("steps") {
+			return false
+		}
+		// The defaults must fit the replicas too.
+		items = nil
+	} else if len(items) == 0 {
+		sp.errorf("steps", "must not be empty (leave it out for the default %v)", DefaultSteps())
+		return false
+	}
+	unit := 100 / gcd(100, s.Replicas) // the smallest weight that moves whole pods
+	if items == nil {
+		if checkPods && unit > 1 {
+			for _, w := range s.Steps {
+				if w%unit != 0 {
+					sp.errorf("replicas", "the default steps %v need replicas that put whole pods at each weight; set spec.steps to multiples of %d", DefaultSteps(), unit)
+					return false
+				}
+			}
+		}
+		return true
+	}
+	var steps []int
+	good := true
+	for i, it := range items {
+		path := index(sp.field("steps"), i)
+		v, ok := d.integer(it, path)
+		switch {
+		case !ok:
+			good = false
+			continue
+		case v < 1 || v > 99:
+			d.errorf(it.Line, path, "must be a weight between 1 and 99 percent (the full promotion follows the last step), got %d", v)
+			good = false
+			continue
+		case len(steps) > 0 && int(v) <= steps[len(steps)-1]:
+			d.errorf(it.Line, path, "must be greater than the step before (%d): weights only go up, got %d", steps[len(steps)-1], v)
+			good = false
+		case checkPods && unit == 100:
+			d.errorf(it.Line, path, "no weight below 100 puts whole pods of %d replicas on the candidate; use replicas such as 4, 5, 10 or 20", s.Replicas)
+			good = false
+		case checkPods && int(v)%unit != 0:
+			d.errorf(it.Line, path, "weight %d is not a multiple of %d: with %d replicas each step must move whole pods", v, unit, s.Replicas)
+			good = false
+		}
+		steps = append(steps, int(v))
+	}
+	if good {
+		s.Steps = steps
+	}
+	return good
+}
+
+func (d *decoder) seeds(sp *fields, s *Scenario) {
+	s.Seeds = []int64{DefaultSeed}
+	seedsOK := !sp.has("seeds")
+	if items, ok := sp.list("seeds"); ok {
+		if len(items) == 0 {
+			sp.errorf("seeds", "must not be empty (leave it out for the default [%d])", DefaultSeed)
+		}
+		var seeds []int64
+		good := len(items) > 0
+		for i, it := range items {
+			path := index(sp.field("seeds"), i)
+			v, ok := d.integer(it, path)
+			switch {
+			case !ok:
+				good = false
+			case v < 0:
+				d.errorf(it.Line, path, "must not be negative, got %d", v)
+				good = false
+			case slices.Contains(seeds, v):
+				d.errorf(it.Line, path, "duplicate seed %d", v)
+				good = false
+			default:
+				seeds = append(seeds, v)
+			}
+		}
+		if good {
+			s.Seeds, seedsOK = seeds, true
+		}
+	}
+	repeat, ok := sp.integer("repeat")
+	if !ok {
+		s.Repeat = len(s.Seeds)
+		return
+	}
+	switch {
+	case repeat < 1 || repeat > 1000:
+		sp.errorf("repeat", "must be between 1 and 1000, got %d", repeat)
+		repeat = 1
+	case seedsOK && len(s.Seeds) > 1 && int(repeat) != len(s.Seeds):
+		sp.errorf("repeat", "is %d but seeds lists %d; with several seeds each seed is one repetition (list one seed to count up from it)", repeat, len(s.Seeds))
+		repeat = int64(len(s.Seeds))
+	}
+	if len(s.Seeds) == 1 {
+		base := s.Seeds[0]
+		s.Seeds = make([]int64, repeat)
+		for i := range s.Seeds {
+			s.Seeds[i] = base + int64(i)
+		}
+	}
+	s.Repeat = len(s.Seeds)
+}
+
+func parseTarget(d *decoder, f *fields) (Target, bool) {
+	if !f.require("target") {
+		return "", false
+	}
+	v, ok := f.str("target")
+	if !ok {
+		return "", false
+	}
+	switch Target(v) {
+	case TargetStable, TargetCandidate:
+		return Target(v), true
+	}
+	f.errorf("target", "must be stable or candidate, got %q", v)
+	return "", false
+}
+
+// faults decodes the fault timeline. needGroundTruth is true when the
+// candidate is good by the catalog and spec.groundTruth is not set: a runtime
+// fault on it then makes its ground truth ambiguous.
+func (d *decoder) faults(sp *fields, s *Scenario, replicasOK, timeoutOK, needGroundTruth bool) {
+	items, ok := sp.list("faults")
+	if !ok {
+		return
+	}
+	type placed struct {
+		Fault
+		path string
+	}
+	var done []placed
+	for i, it := range items {
+		path := index(sp.field("faults"), i)
+		ff := d.mapping(it, path, it.Line, faultKeys)
+		if ff == nil {
+			continue
+		}
+		f := Fault{Line: it.Line}
+		good := true
+		if ff.require("at") {
+			if v, ok := ff.duration("at"); ok {
+				switch {
+				case v < 0:
+					ff.errorf("at", "must not be negative, got %v", v)
+					good = false
+				case timeoutOK && v >= s.Timeout:
+					ff.errorf("at", "%v is not before the timeout (%v)", v, s.Timeout)
+					good = false
+				default:
+					f.At = v
+				}
+			} else {
+				good = false
+			}
+		} else {
+			good = false
+		}
+		if v, ok := ff.duration("clear"); ok {
+			switch {
+			case good && v <= f.At:
+				ff.errorf("clear", "must be after at (%v), got %v", f.At, v)
+				good = false
+			case timeoutOK && v > s.Timeout:
+				ff.errorf("clear", "%v is after the timeout (%v); leave clear out for a fault that lasts to the end", v, s.Timeout)
+				good = false
+			default:
+				f.Clear = v
+			}
+		} else if ff.bad("clear", ok) {
+			good = false
+		}
+		var kinds []string
+		for _, k := range []string{"podKill", "runtime", "traffic"} {
+			if ff.has(k) {
+				kinds = append(kinds, k)
+			}
+		}
+		switch len(kinds) {
+		case 0:
+			d.errorf(it.Line, path, "needs one of podKill, runtime or traffic")
+			continue
+		case 1:
+		default:
+			ff.errorf(kinds[1], "one fault per entry: this entry already has %s", kinds[0])
+			continue
+		}
+		maxPods := func(f *fields, key string, what string) (int, bool) {
+			v, ok := f.integer(key)
+			if !ok {
+				return 0, !f.bad(key, ok)
+			}
+			if v < 1 {
+				f.errorf(key, "must be at least 1%s, got %d", what, v)
+				return 0, false
+			}
+			if replicasOK && v > int64(s.Replicas) {
+				f.errorf(key, "must be at most spec.replicas (%d), got %d", s.Replicas, v)
+				return 0, false
+			}
+			return int(v), true
+		}
+		switch kinds[0] {
+		case "podKill":
+			pk := ff.child("podKill", podKillKeys)
+			if pk == nil {
+				continue
+			}
+			t, ok := parseTarget(d, pk)
+			count, cok := maxPods(pk, "count", "")
+			if count == 0 {
+				count = 1
+			}
+			if ok && cok {
+				f.PodKill = &PodKill{Target: t, Count: count}
+			}
+		case "runtime":
+			rt := ff.child("runtime", runtimeKeys)
+			if rt == nil {
+				continue
+			}
+			t, tok := parseTarget(d, rt)
+			pods, pok := maxPods(rt, "pods", " (leave pods out for all of the target's pods)")
+			var faults demoapp.Faults
+			fok := rt.require("faults")
+			if fok {
+				faults, fok = d.demoFaults(rt.vals["faults"], rt.field("faults"), rt.keys["faults"].Line)
+			}
+			if tok && t == TargetCandidate && needGroundTruth {
+				rt.errorf("target", "a runtime fault on the candidate changes how %q behaves; set spec.groundTruth to good or bad", s.Candidate.Tag)
+			}
+			if tok && pok && fok {
+				f.Runtime = &RuntimeFault{Target: t, Pods: pods, Faults: faults}
+			}
+		case "traffic":
+			tr := ff.child("traffic", trafficKeys)
+			if tr == nil || !tr.require("factor") {
+				continue
+			}
+			if v, ok := tr.number("factor"); ok {
+				if v <= 0 || v > MaxTrafficFactor || v == 1 {
+					tr.errorf("factor", "must be greater than 0 and at most %g, and not 1 (above 1 a spike, below 1 a drop), got %g", MaxTrafficFactor, v)
+				} else {
+					f.Traffic = &TrafficChange{Factor: v}
+				}
+			}
+		}
+		if !good || (f.PodKill == nil && f.Runtime == nil && f.Traffic == nil) {
+			continue
+		}
+		// Faults of one kind that replace each other must not overlap.
+		for _, o := range done {
+			if f.At >= o.End() || o.At >= f.End() {
+				continue
+			}
+			switch {
+			case f.Traffic != nil && o.Traffic != nil:
+				d.errorf(it.Line, path, "overlaps %s: traffic changes must not overlap in time", o.path)
+			case f.Runtime != nil && o.Runtime != nil && f.Runtime.Target == o.Runtime.Target:
+				d.errorf(it.Line, path, "overlaps %s on the %s pods: runtime faults replace each other, so they must not overlap in time; merge them", o.path, f.Runtime.Target)
+			}
+		}
+		done = append(done, placed{f, path})
+		s.Faults = append(s.Faults, f)
+	}
+}
+
+// demoFaults decodes the demo app faults of a runtime fault with the demo
+// app's own rules: its JSON field names, unknown fields rejected, Validate.
+func (d *decoder) demoFaults(n *yaml.Node, path string, line int) (demoapp.Faults, bool) {
+	m := d.mapping(n, path, line, nil)
+	if m == nil {
+		return demoapp.Faults{}, false
+	}
+	report := func(err error) {
+		var fe *demoapp.FieldError
+		if errors.As(err, &fe) {
+			m.errorf(fe.Field, "%s", fe.Msg)
+		} else {
+			d.errorf(line, path, "%v", err)
+		}
+	}
+	obj := map[string]any{}
+	good := true
+	for _, key := range m.order { // each field on its own, to report them all
+		var v any
+		if err := m.vals[key].Decode(&v); err != nil {
+			m.errorf(key, "%v", err)
+			good = false
+			continue
+		}
+		one, err := json.Marshal(map[string]any{key: v})
+		if err != nil {
+			m.errorf(key, "unsupported value %s", describe(m.vals[key]))
+			good = false
+			continue
+		}
+		var f demoapp.Faults
+		if err := f.UnmarshalJSON(one); err != nil {
+			report(err)
+			good = false
+			continue
+		}
+		// Range checks of this field alone; rules that relate fields wait.
+		var fe *demoapp.FieldError
+		if err := f.Validate(); errors.As(err, &fe) && fe.Field == key {
+			report(err)
+			good = false
+			continue
+		}
+		obj[key] = v
+	}
+	if !good {
+		return demoapp.Faults{}, false
+	}
+	all, err := json.Marshal(obj)
+	if err != nil {
+		d.errorf(line, path, "%v", err)
+		return demoapp.Faults{}, false
+	}
+	var f demoapp.Faults
+	if err := f.UnmarshalJSON(all); err != nil {
+		report(err)
+		return demoapp.Faults{}, false
+	}
+	if err := f.Validate(); err != nil {
+		report(err)
+		return demoapp.Faults{}, false
+	}
+	if f.CrashOnStart {
+		m.errorf("crashOnStart", "is read at process start only and has no effect at run time; use crashAfterRequests or crashPath, or a crash- candidate")
+		return demoapp.Faults{}, false
+	}
+	return f, true
+}
+
+// expect decodes spec.expect: one expectation, or a list of them each for
+// different strategies. gtOK says whether s.GroundTruth is known.
+func (d *decoder) expect(sp *fields, s *Scenario, gtOK bool) {
+	n, ok := sp.vals["expect"]
+	if !ok {
+		return
+	}
+	var entries []*yaml.Node
+	var paths []string
+	switch n.Kind {
+	case yaml.MappingNode:
+		entries, paths = []*yaml.Node{n}, []string{sp.field("expect")}
+	case yaml.SequenceNode:
+		items, _ := d.list(n, sp.field("expect"))
+		if len(items) == 0 {
+			sp.errorf("expect", "must not be empty (leave it out for no expectations)")
+			return
+		}
+		for i, it := range items {
+			entries = append(entries, it)
+			paths = append(paths, index(sp.field("expect"), i))
+		}
+	default:
+		sp.errorf("expect", "must be a mapping or a list of mappings, got %s", describe(n))
+		return
+	}
+	owner := map[string]string{} // strategy -> path of the expectation naming it
+	defaultPath := ""
+	for i, en := range entries {
+		line := en.Line
+		if len(entries) == 1 {
+			line = sp.keys["expect"].Line
+		}
+		ef := d.mapping(en, paths[i], line, expectKeys)
+		if ef == nil {
+			continue
+		}
+		var e Expect
+		if v, ok := ef.vals["verdict"]; ok {
+			e.Verdicts = d.verdicts(v, ef.field("verdict"), s.GroundTruth, gtOK)
+		}
+		if v, ok := ef.integer("maxFailedRequests"); ok {
+			if v < 0 {
+				ef.errorf("maxFailedRequests", "must not be negative, got %d", v)
+			} else {
+				e.MaxFailedRequests = &v
+			}
+		}
+		if v, ok := ef.duration("maxTimeToDetect"); ok {
+			switch {
+			case v <= 0:
+				ef.errorf("maxTimeToDetect", "must be positive, got %v", v)
+			case gtOK && s.GroundTruth == Good:
+				ef.errorf("maxTimeToDetect", "applies to bad releases only; this release is good (ground truth)")
+			default:
+				e.MaxTimeToDetect = &v
+			}
+		}
+		if !ef.has("verdict") && !ef.has("maxFailedRequests") && !ef.has("maxTimeToDetect") {
+			d.errorf(line, paths[i], "empty expectation: set verdict, maxFailedRequests or maxTimeToDetect")
+		}
+		if items, ok := ef.list("strategies"); ok {
+			if len(items) == 0 {
+				ef.errorf("strategies", "must not be empty (leave it out for every strategy)")
+			}
+			known := Strategies()
+			for j, it := range items {
+				field := index(ef.field("strategies"), j)
+				name, ok := d.str(it, field)
+				switch {
+				case !ok:
+				case !slices.Contains(known, name):
+					d.errorf(it.Line, field, "unknown strategy %q (known: %s)", name, strings.Join(known, ", "))
+				case slices.Contains(e.Strategies, name):
+					d.errorf(it.Line, field, "duplicate strategy %q", name)
+				case !slices.Contains(s.Strategies, name):
+					d.errorf(it.Line, field, "strategy %q is not in spec.strategies (%s)", name, strings.Join(s.Strategies, ", "))
+				case owner[name] != "":
+					d.errorf(it.Line, field, "strategy %q already has an expectation (%s)", name, owner[name])
+				default:
+					owner[name] = paths[i]
+					e.Strategies = append(e.Strategies, name)
+				}
+			}
+		} else if !ef.has("strategies") {
+			if defaultPath != "" {
+				d.errorf(line, paths[i], "a second expectation without strategies (the first is %s); name the strategies each applies to", defaultPath)
+			}
+			defaultPath = paths[i]
+		}
+		s.Expect = append(s.Expect, e)
+	}
+}
+
+func (d *decoder) verdicts(n *yaml.Node, path string, gt GroundTruth, gtOK bool) []Verdict {
+	items := []*yaml.Node{n}
+	paths := []string{path}
+	if n.Kind == yaml.SequenceNode {
+		items, _ = d.list(n, path)
+		if len(items) == 0 {
+			d.errorf(n.Line, path, "must not be empty")
+		}
+		paths = nil
+		for i := range items {
+			paths = append(paths, index(path, i))
+		}
+	}
+	known := make([]string, 0, len(Verdicts()))
+	for _, v := range Verdicts() {
+		known = append(known, string(v))
+	}
+	var out []Verdict
+	for i, it := range items {
+		v, ok := d.str(it, paths[i])
+		if !ok {
+			continue
+		}
+		vd := Verdict(v)
+		switch {
+		case !slices.Contains(Verdicts(), vd):
+			d.errorf(it.Line, paths[i], "unknown verdict %q (known: %s)", v, strings.Join(known, ", "))
+		case gtOK && !vd.appliesTo(gt):
+			d.errorf(it.Line, paths[i], "%q cannot happen: this release is %s (ground truth)", v, gt)
+		case slices.Contains(out, vd):
+			d.errorf(it.Line, paths[i], "duplicate verdict %q", v)
+		default:
+			out = append(out, vd)
+		}
+	}
+	return out
+}

@@ -1,0 +1,362 @@
+// Package scenario reads declarative scenario files (apiVersion
+// blastradius.dev/v1, kind Scenario), validates them strictly, fills in the
+// defaults, and expands a set of scenarios into the run matrix
+// scenario × strategy × analyzer × seed.
+//
+// Every validation error names the file, the line and the field, e.g.
+//
+//	scenarios/high-error-rate.yaml:14: spec.load.slo: invalid duration "5 ms"
+//
+// The schema is documented in docs/scenarios.md.
+package scenario
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/blastradius/blastradius/demoapp"
+	"github.com/blastradius/blastradius/demoapp/catalog"
+	"github.com/blastradius/blastradius/loadgen"
+)
+
+// APIVersion and Kind identify a scenario file.
+const (
+	APIVersion = "blastradius.dev/v1"
+	Kind       = "Scenario"
+)
+
+// The delivery strategies. Their names are fixed: they appear in scenario
+// files, run IDs and reports.
+const (
+	StrategyDeploymentRolling  = "deployment-rolling"
+	StrategyCanary             = "canary"
+	StrategyCanaryAnalysis     = "canary-analysis"
+	StrategyCanaryStepAnalysis = "canary-step-analysis"
+	StrategyBlueGreen          = "blue-green"
+	StrategyBlueGreenAnalysis  = "blue-green-analysis"
+)
+
+// strategies is the one table of strategies, in the order reports list them.
+var strategies = []struct {
+	name     string
+	analysis bool // runs an analysis, so it is paired with every analyzer
+	canary   bool // walks spec.steps with spec.stepPause
+}{
+	{StrategyDeploymentRolling, false, false},
+	{StrategyCanary, false, true},
+	{StrategyCanaryAnalysis, true, true},
+	{StrategyCanaryStepAnalysis, true, true},
+	{StrategyBlueGreen, false, false},
+	{StrategyBlueGreenAnalysis, true, false},
+}
+
+// AnalyzerNone is the analyzer of a run whose strategy has no analysis.
+const AnalyzerNone = "none"
+
+// AnalyzerThreshold compares the candidate's error rate and p99 latency with
+// spec.analysis.maxErrorRate and maxP99.
+const AnalyzerThreshold = "threshold"
+
+// analyzers is the one list of analyzers a scenario may name. Adding an
+// analyzer (prometheus, statistical, sequential, llm, agent) is one line here.
+var analyzers = []string{
+	AnalyzerThreshold,
+}
+
+// Strategies returns every strategy name, in report order.
+func Strategies() []string {
+	names := make([]string, len(strategies))
+	for i, s := range strategies {
+		names[i] = s.name
+	}
+	return names
+}
+
+// KnownStrategy reports whether name is a strategy.
+func KnownStrategy(name string) bool { return slices.Contains(Strategies(), name) }
+
+// HasAnalysis reports whether the strategy runs an analysis (and so is
+// paired with analyzers rather than with AnalyzerNone).
+func HasAnalysis(strategy string) bool {
+	for _, s := range strategies {
+		if s.name == strategy {
+			return s.analysis
+		}
+	}
+	return false
+}
+
+// IsCanary reports whether the strategy walks the canary steps.
+func IsCanary(strategy string) bool {
+	for _, s := range strategies {
+		if s.name == strategy {
+			return s.canary
+		}
+	}
+	return false
+}
+
+// Analyzers returns every analyzer a scenario may name (not AnalyzerNone).
+func Analyzers() []string { return slices.Clone(analyzers) }
+
+// KnownAnalyzer reports whether name is an analyzer a scenario may name.
+func KnownAnalyzer(name string) bool { return slices.Contains(analyzers, name) }
+
+// GroundTruth says whether the candidate should be promoted.
+type GroundTruth string
+
+// The ground truths.
+const (
+	Good GroundTruth = "good"
+	Bad  GroundTruth = "bad"
+)
+
+// Verdict is the outcome of one run, as an expectation names it.
+type Verdict string
+
+// The verdicts. Detected and Missed are about bad releases, Promoted and
+// FalseAlarm about good ones; Inconclusive (the analysis could not decide,
+// e.g. for lack of data) about either.
+const (
+	VerdictDetected     Verdict = "detected"
+	VerdictMissed       Verdict = "missed"
+	VerdictFalseAlarm   Verdict = "false-alarm"
+	VerdictPromoted     Verdict = "promoted"
+	VerdictInconclusive Verdict = "inconclusive"
+)
+
+// Verdicts lists every verdict.
+func Verdicts() []Verdict {
+	return []Verdict{VerdictDetected, VerdictMissed, VerdictFalseAlarm, VerdictPromoted, VerdictInconclusive}
+}
+
+// appliesTo reports whether the verdict can be the outcome of a release with
+// the ground truth.
+func (v Verdict) appliesTo(gt GroundTruth) bool {
+	switch v {
+	case VerdictDetected, VerdictMissed:
+		return gt == Bad
+	case VerdictFalseAlarm, VerdictPromoted:
+		return gt == Good
+	}
+	return true
+}
+
+// Defaults of the optional fields.
+const (
+	DefaultReplicas     = 10
+	MaxReplicas         = 50
+	DefaultRate         = 100.0
+	DefaultUsers        = 100
+	DefaultSLO          = time.Second
+	DefaultWarmup       = 10 * time.Second
+	DefaultPreviewShare = 0.1
+	DefaultInterval     = 5 * time.Second
+	DefaultCount        = 6
+	DefaultFailureLimit = 1
+	DefaultMaxErrorRate = 0.05
+	DefaultMaxP99       = time.Second
+	DefaultWindow       = 10 * time.Second
+	DefaultStepPause    = 20 * time.Second
+	DefaultTimeScale    = 1.0
+	MaxTimeScale        = 10.0
+	DefaultRepeat       = 1
+	DefaultSeed         = int64(1)
+	DefaultTimeout      = 10 * time.Minute
+	MaxTrafficFactor    = 10.0
+)
+
+// DefaultSteps are the canary weights when spec.steps is not set. Each is a
+// whole number of pods at the default 10 replicas (25 would not be: 2.5 pods).
+func DefaultSteps() []int { return []int{10, 20, 50} }
+
+// Scenario is one validated scenario file with every default applied.
+type Scenario struct {
+	Name        string
+	Description string
+	File        string // the file it was read from
+	nameLine    int
+
+	Stable    catalog.Version // the version running before the release
+	Candidate catalog.Version // the version being released
+	// GroundTruth is spec.groundTruth if set, else the catalog's verdict on
+	// the candidate.
+	GroundTruth GroundTruth
+
+	Replicas   int
+	Load       LoadSpec
+	Strategies []string // in file order; default all, in report order
+	Analyzers  []string // for strategies with analysis; default [threshold]
+	Analysis   Analysis
+
+	Steps     []int         // canary weights, percent, ascending
+	StepPause time.Duration // unscaled; see Scaled
+	TimeScale float64
+
+	Faults []Fault // in file order
+
+	Repeat  int     // len(Seeds)
+	Seeds   []int64 // one run per seed, per strategy and analyzer
+	Timeout time.Duration
+
+	// Expect holds the expectations, at most one per strategy; see ExpectFor.
+	Expect []Expect
+}
+
+// LoadSpec is how the harness drives traffic during a run.
+type LoadSpec struct {
+	Profile      loadgen.Profile
+	Users        int
+	SLO          time.Duration // a slower response counts as failed
+	Warmup       time.Duration // load before the candidate is applied
+	KeepAlive    bool
+	PreviewShare float64 // share of the load aimed at the blue-green preview Service
+}
+
+// Analysis configures the analysis of strategies that have one.
+type Analysis struct {
+	Interval     time.Duration // unscaled; see Scaled
+	Count        int
+	FailureLimit int
+	MaxErrorRate float64
+	MaxP99       time.Duration
+	Window       time.Duration
+}
+
+// Target is whose pods a fault hits.
+type Target string
+
+// The fault targets.
+const (
+	TargetStable    Target = "stable"
+	TargetCandidate Target = "candidate"
+)
+
+// FaultKind names the kind of a fault entry, as the file spells its key.
+type FaultKind string
+
+// The fault kinds.
+const (
+	FaultPodKill FaultKind = "podKill"
+	FaultRuntime FaultKind = "runtime"
+	FaultTraffic FaultKind = "traffic"
+)
+
+// Fault is one entry of the fault timeline. Exactly one of PodKill, Runtime
+// and Traffic is set. Times count from the moment the candidate is applied
+// and are not scaled by TimeScale.
+type Fault struct {
+	At    time.Duration
+	Clear time.Duration // 0: never cleared; else > At
+	Line  int           // the entry's line in the file, for messages
+
+	PodKill *PodKill
+	Runtime *RuntimeFault
+	Traffic *TrafficChange
+}
+
+// Kind says which of PodKill, Runtime and Traffic is set.
+func (f Fault) Kind() FaultKind {
+	switch {
+	case f.PodKill != nil:
+		return FaultPodKill
+	case f.Runtime != nil:
+		return FaultRuntime
+	default:
+		return FaultTraffic
+	}
+}
+
+// End is when the fault stops: Clear, or never (math.MaxInt64).
+func (f Fault) End() time.Duration {
+	if f.Clear > 0 {
+		return f.Clear
+	}
+	return time.Duration(math.MaxInt64)
+}
+
+// PodKill deletes Count pods of the target at once, as a crash would; their
+// ReplicaSet replaces them. A kill has nothing to undo: Clear only marks the
+// end of the fault in the record. If fewer pods of the target are running at
+// At, the run fails with the reason.
+type PodKill struct {
+	Target Target
+	Count  int
+}
+
+// RuntimeFault sets faults on running pods through the demo app's admin API
+// (PUT /admin/faults), replacing the faults they had; Clear puts the previous
+// faults back. Pods that start after At run with their image's faults.
+type RuntimeFault struct {
+	Target Target
+	// Pods is how many of the target's pods get the faults; 0 means every
+	// pod of the target running at At. If fewer than Pods are running then,
+	// the run fails with the reason.
+	Pods   int
+	Faults demoapp.Faults
+}
+
+// TrafficChange multiplies the load rate by Factor (> 1 a spike, < 1 a drop).
+type TrafficChange struct {
+	Factor float64
+}
+
+// Expect is an expectation on the outcome of runs, checked in CI.
+type Expect struct {
+	// Verdicts are the acceptable verdicts (any of); empty means any.
+	Verdicts []Verdict
+	// MaxFailedRequests bounds the run's failedRequests (docs/scoring.md:
+	// failed requests of any version from applying the candidate to the end
+	// of the run); nil: no bound.
+	MaxFailedRequests *int64
+	// MaxTimeToDetect bounds the run's timeToDetectSeconds (from the onset
+	// to the stop; a run that was not stopped has none and fails it); nil:
+	// no bound. Only for bad releases.
+	MaxTimeToDetect *time.Duration
+	// Strategies the expectation applies to; empty means every strategy of
+	// the scenario that no other expectation names.
+	Strategies []string
+}
+
+// AllowsVerdict reports whether v satisfies the expectation's verdicts.
+func (e *Expect) AllowsVerdict(v Verdict) bool {
+	return len(e.Verdicts) == 0 || slices.Contains(e.Verdicts, v)
+}
+
+// ExpectFor returns the expectation for runs of strategy, or nil if none.
+func (s *Scenario) ExpectFor(strategy string) *Expect {
+	for i := range s.Expect {
+		if slices.Contains(s.Expect[i].Strategies, strategy) {
+			return &s.Expect[i]
+		}
+	}
+	for i := range s.Expect {
+		if len(s.Expect[i].Strategies) == 0 {
+			return &s.Expect[i]
+		}
+	}
+	return nil
+}
+
+// GroundTruthBad reports whether the candidate is a bad release, one that
+// should not be promoted.
+func (s *Scenario) GroundTruthBad() bool { return s.GroundTruth == Bad }
+
+// Scaled multiplies d by the scenario's time scale, rounded to the
+// millisecond. Step pauses and analysis intervals are scaled; fault times,
+// warmup, SLO, analysis window and timeout are not.
+func (s *Scenario) Scaled(d time.Duration) time.Duration {
+	return scale(d, s.TimeScale)
+}
+
+func scale(d time.Duration, f float64) time.Duration {
+	if f <= 0 {
+		f = DefaultTimeScale
+	}
+	return time.Duration(math.Round(float64(d)*f/float64(time.Millisecond))) * time.Millisecond
+}
+
+// UsesCanarySteps reports whether any of the scenario's strategies walks the
+// canary steps.
+func (s *Scenario) UsesCanarySteps() bool { return slices.ContainsFunc(s.Strategies, IsCanary) }

@@ -1,0 +1,294 @@
+package strategy
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+const (
+	rolloutAPIVersion = "argoproj.io/v1alpha1"
+
+	// unboundedInconclusiveLimit stands in for "no limit" on a background
+	// run, which Argo ends itself when the rollout completes: no data is not
+	// a reason to pause a rollout that progressDeadlineAbort already guards.
+	unboundedInconclusiveLimit = 1_000_000
+
+	// webTimeoutSeconds bounds one /analyze call; the endpoint scrapes the
+	// candidate pods synchronously, each with its own shorter timeout.
+	webTimeoutSeconds = 10
+)
+
+// The AnalysisTemplate's arguments, filled in by the Rollout.
+const (
+	ArgURL        = "url"
+	ArgNamespace  = "namespace"
+	ArgCanaryHash = "canary-hash" // podTemplateHashValue: Latest (canary or preview)
+	ArgStableHash = "stable-hash" // podTemplateHashValue: Stable (stable or active)
+)
+
+func podTemplate(p Params) corev1.PodTemplateSpec {
+	env := []corev1.EnvVar{
+		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+	}
+	probe := func(path string, period, failures int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString(PortName)}},
+			PeriodSeconds:    period,
+			FailureThreshold: failures,
+		}
+	}
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": p.App}},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: ptr.To[int64](5),
+			Containers: []corev1.Container{{
+				Name:            ContainerName,
+				Image:           p.Image,
+				ImagePullPolicy: corev1.PullIfNotPresent, // images are loaded into the nodes, never pulled
+				Ports:           []corev1.ContainerPort{{Name: PortName, ContainerPort: ContainerPort, Protocol: corev1.ProtocolTCP}},
+				Env:             append(env, p.Env...),
+				ReadinessProbe:  probe("/readyz", 1, 2),
+				LivenessProbe:   probe("/healthz", 2, 3),
+				Resources: corev1.ResourceRequirements{
+					Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+				},
+			}},
+		},
+	}
+}
+
+func service(p Params, name, strategyName string) (*unstructured.Unstructured, error) {
+	svc := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.Namespace, Labels: labels(p, strategyName)},
+		Spec: corev1.ServiceSpec{
+			// NodePort: the platforms reach Services on 127.0.0.1:<nodePort>.
+			Type:     corev1.ServiceTypeNodePort,
+			Selector: map[string]string{"app": p.App},
+			Ports: []corev1.ServicePort{{
+				Name: PortName, Port: ServicePort, TargetPort: intstr.FromString(PortName), Protocol: corev1.ProtocolTCP,
+			}},
+		},
+	}
+	return toUnstructured(svc)
+}
+
+func deployment(p Params, strategyName string) (*unstructured.Unstructured, error) {
+	d := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: p.App, Namespace: p.Namespace, Labels: labels(p, strategyName)},
+		Spec: appsv1.DeploymentSpec{
+			Replicas:             ptr.To(int32(p.Replicas)),
+			RevisionHistoryLimit: ptr.To[int32](2),
+			Selector:             &metav1.LabelSelector{MatchLabels: map[string]string{"app": p.App}},
+			Template:             podTemplate(p),
+			// Kubernetes' defaults, spelled out: the baseline is a rolling
+			// update as most teams ship it, with no checks beyond readiness.
+			Strategy: appsv1.DeploymentStrategy{
+				Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxSurge:       ptr.To(intstr.FromString("25%")),
+					MaxUnavailable: ptr.To(intstr.FromString("25%")),
+				},
+			},
+		},
+	}
+	if p.ProgressDeadline > 0 {
+		d.Spec.ProgressDeadlineSeconds = ptr.To(int32(seconds(p.ProgressDeadline)))
+	}
+	return toUnstructured(d)
+}
+
+// rollout is the part of a Rollout common to both strategies.
+func rollout(p Params, strategyName string, strat map[string]any) (*unstructured.Unstructured, error) {
+	pt := podTemplate(p)
+	tmpl, err := toMap(&pt)
+	if err != nil {
+		return nil, err
+	}
+	spec := map[string]any{
+		"replicas":             int64(p.Replicas),
+		"revisionHistoryLimit": int64(2),
+		"selector":             map[string]any{"matchLabels": map[string]any{"app": p.App}},
+		"template":             tmpl,
+		"strategy":             strat,
+		// Argo aborts a rollout that misses its deadline (a crash-looping
+		// canary, say) instead of leaving it degraded mid-way.
+		"progressDeadlineAbort": true,
+	}
+	if p.ProgressDeadline > 0 {
+		spec["progressDeadlineSeconds"] = seconds(p.ProgressDeadline)
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": rolloutAPIVersion,
+		"kind":       "Rollout",
+		"metadata":   meta(p, p.App, strategyName),
+		"spec":       spec,
+	}}, nil
+}
+
+// canaryRollout holds each weight for StepPause. Background analysis starts
+// at step 1, once the first weight's pods are up; step analysis follows each
+// pause, so its window covers traffic the weight actually received, and the
+// exposure timeline matches plain canary's plus the analysis time.
+func canaryRollout(p Params, strategyName string, mode analysisMode, ref map[string]any) (*unstructured.Unstructured, error) {
+	pause := map[string]any{"pause": map[string]any{"duration": strconv.FormatInt(seconds(p.StepPause), 10) + "s"}}
+	var steps []any
+	for _, w := range p.Steps {
+		steps = append(steps, map[string]any{"setWeight": int64(w)}, runtime.DeepCopyJSONValue(pause))
+		if mode == perStep {
+			steps = append(steps, map[string]any{"analysis": runtime.DeepCopyJSONValue(ref)})
+		}
+	}
+	canary := map[string]any{"steps": steps}
+	if mode == background {
+		bg := runtime.DeepCopyJSONValue(ref).(map[string]any)
+		bg["startingStep"] = int64(1)
+		canary["analysis"] = bg
+	}
+	return rollout(p, strategyName, map[string]any{"canary": canary})
+}
+
+// blueGreenRollout keeps the preview at full size until promotion. With
+// analysis, pre-promotion analysis is the gate: autoPromotionSeconds is left
+// out because Argo marks a still-running pre-promotion run successful when
+// that delay elapses. scaleDownDelaySeconds is left out too, so the old
+// pods stay up until post-promotion analysis ends and a failure can switch
+// the active Service straight back.
+func blueGreenRollout(p Params, strategyName string, ref map[string]any) (*unstructured.Unstructured, error) {
+	bg := map[string]any{
+		"activeService":        p.App,
+		"previewService":       p.App + PreviewSuffix,
+		"autoPromotionEnabled": true,
+	}
+	if ref != nil {
+		bg["prePromotionAnalysis"] = runtime.DeepCopyJSONValue(ref)
+		bg["postPromotionAnalysis"] = runtime.DeepCopyJSONValue(ref)
+	} else if p.AutoPromotion > 0 {
+		bg["autoPromotionSeconds"] = seconds(p.AutoPromotion)
+	}
+	return rollout(p, strategyName, map[string]any{"blueGreen": bg})
+}
+
+// analysisRef is the Rollout's reference to the template, with its args.
+// Latest is the canary (or preview) ReplicaSet, Stable the stable (or
+// active) one.
+func analysisRef(p Params) map[string]any {
+	return map[string]any{
+		"templates": []any{map[string]any{"templateName": templateName(p)}},
+		"args": []any{
+			map[string]any{"name": ArgURL, "value": p.Analysis.URL},
+			map[string]any{"name": ArgNamespace, "value": p.Namespace},
+			map[string]any{"name": ArgCanaryHash, "valueFrom": map[string]any{"podTemplateHashValue": "Latest"}},
+			map[string]any{"name": ArgStableHash, "valueFrom": map[string]any{"podTemplateHashValue": "Stable"}},
+		},
+	}
+}
+
+func templateName(p Params) string { return p.App + "-" + p.Analysis.Analyzer }
+
+// analysisTemplate has one web metric calling the harness's endpoint, which
+// answers a JSON verdict; Argo records the whole object as the measurement.
+func analysisTemplate(p Params, strategyName string, unbounded bool) *unstructured.Unstructured {
+	a := p.Analysis
+	metric := map[string]any{
+		"name":             MetricName,
+		"interval":         a.Interval.String(),
+		"failureLimit":     int64(a.FailureLimit),
+		"successCondition": "result.verdict == 'pass'",
+		"failureCondition": "result.verdict == 'fail'",
+		"provider": map[string]any{"web": map[string]any{
+			"url":            analyzeURL(a),
+			"jsonPath":       "{$}",
+			"timeoutSeconds": int64(webTimeoutSeconds),
+		}},
+	}
+	if a.Count > 0 {
+		metric["count"] = int64(a.Count)
+		metric["inconclusiveLimit"] = int64(a.Count - 1)
+	} else if unbounded {
+		metric["inconclusiveLimit"] = int64(unboundedInconclusiveLimit)
+	}
+	var args []any
+	for _, name := range []string{ArgURL, ArgNamespace, ArgCanaryHash, ArgStableHash} {
+		args = append(args, map[string]any{"name": name})
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": rolloutAPIVersion,
+		"kind":       "AnalysisTemplate",
+		"metadata":   meta(p, templateName(p), strategyName),
+		"spec":       map[string]any{"args": args, "metrics": []any{metric}},
+	}}
+}
+
+// analyzeURL is the endpoint's query. The placeholders are Argo's and must
+// stay unescaped; the thresholds are fixed per render.
+func analyzeURL(a *AnalysisParams) string {
+	q := url.Values{}
+	q.Set("analyzer", a.Analyzer)
+	q.Set("maxErrorRate", strconv.FormatFloat(a.MaxErrorRate, 'f', -1, 64))
+	q.Set("maxP99", a.MaxP99.String())
+	q.Set("window", a.Window.String())
+	return fmt.Sprintf("{{args.%s}}/analyze?namespace={{args.%s}}&hash={{args.%s}}&stableHash={{args.%s}}&%s",
+		ArgURL, ArgNamespace, ArgCanaryHash, ArgStableHash, q.Encode())
+}
+
+func meta(p Params, name, strategyName string) map[string]any {
+	l := map[string]any{}
+	for k, v := range labels(p, strategyName) {
+		l[k] = v
+	}
+	return map[string]any{"name": name, "namespace": p.Namespace, "labels": l}
+}
+
+func toUnstructured(obj runtime.Object) (*unstructured.Unstructured, error) {
+	m, err := toMap(obj)
+	if err != nil {
+		return nil, err
+	}
+	return &unstructured.Unstructured{Object: m}, nil
+}
+
+// toMap converts a typed object, dropping what a typed struct always carries
+// but an applied manifest should not: status, null creationTimestamp and
+// empty structs, which would make the blastradius field manager own them.
+func toMap(obj any) (map[string]any, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	prune(m)
+	return m, nil
+}
+
+func prune(m map[string]any) {
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			prune(v)
+			if len(v) == 0 {
+				delete(m, k)
+			}
+		case []any:
+			for _, e := range v {
+				if em, ok := e.(map[string]any); ok {
+					prune(em)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,290 @@
+// Package strategy is the catalog of delivery strategies under test. Each
+// renders the objects that deploy the demo app its way: a plain Deployment as
+// the baseline, or an Argo Rollout with canary or blue-green steps, with or
+// without analysis. Argo makes every promote and abort decision; the objects
+// only say how.
+//
+// A render is a pure function of Params: the runner applies the stable
+// version's render, waits for it to be healthy, then applies the same render
+// with the candidate's image, which Argo (or the Deployment controller) sees
+// as an update of the pod template.
+package strategy
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Strategy names, fixed: scenarios and reports refer to them.
+const (
+	DeploymentRolling  = "deployment-rolling"
+	Canary             = "canary"
+	CanaryAnalysis     = "canary-analysis"
+	CanaryStepAnalysis = "canary-step-analysis"
+	BlueGreen          = "blue-green"
+	BlueGreenAnalysis  = "blue-green-analysis"
+)
+
+// Defaults and names shared with the runner and the analysis endpoint.
+const (
+	DefaultApp      = "demo"
+	DefaultAnalyzer = "threshold"
+	ContainerName   = "app"
+	PortName        = "http"
+	ContainerPort   = 8080
+	ServicePort     = 80
+	PreviewSuffix   = "-preview"         // blue-green preview Service: <App>-preview
+	MetricName      = "candidate-health" // the AnalysisTemplate's one metric
+)
+
+// Strategy renders the objects of one delivery strategy.
+type Strategy interface {
+	Name() string
+	// HasAnalysis reports whether Argo gates the rollout on the analysis
+	// endpoint, so Render needs Params.Analysis.
+	HasAnalysis() bool
+	// Render returns the objects to apply, in order: Services, then the
+	// AnalysisTemplate if any, then the Deployment or Rollout.
+	Render(p Params) ([]*unstructured.Unstructured, error)
+}
+
+// Params are the knobs of a render. Durations are already time-scaled; Argo
+// counts pauses, deadlines and promotion delays in whole seconds, so those
+// are rounded up.
+type Params struct {
+	Namespace string
+	App       string // names the Rollout/Deployment and Services; default "demo"
+	Image     string // the version being deployed
+	Replicas  int
+	Steps     []int         // canary weights in percent, each exact for Replicas
+	StepPause time.Duration // how long each canary weight is held
+	Analysis  *AnalysisParams
+	// AutoPromotion is how long blue-green waits with the preview up before
+	// switching the active Service; 0 promotes as soon as the preview is
+	// available. blue-green-analysis ignores it: see Render there.
+	AutoPromotion    time.Duration
+	ProgressDeadline time.Duration // 0 leaves Kubernetes' default (600 s)
+	Env              []corev1.EnvVar
+}
+
+// AnalysisParams configure the AnalysisTemplate and the endpoint's query.
+//
+// Count semantics: for background analysis (canary-analysis) 0 means no
+// count, so the run lasts until Argo ends it when the rollout completes or
+// aborts. Blocking analyses (canary-step-analysis steps, blue-green pre- and
+// post-promotion) need Count >= 1: Argo rejects an unbounded blocking run,
+// which would hold the rollout forever. With a count, FailureLimit must be
+// below it, or the analysis could never fail.
+//
+// Inconclusive measurements (too little traffic in the window) never end a
+// run early: a bounded run turns Inconclusive (and Argo pauses the rollout)
+// only if all Count measurements were inconclusive; an unbounded one
+// tolerates any number of them.
+type AnalysisParams struct {
+	URL          string // the analysis endpoint's base URL, e.g. http://127.0.0.1:34567
+	Analyzer     string // default "threshold"
+	Interval     time.Duration
+	Count        int
+	FailureLimit int
+	MaxErrorRate float64       // fraction, 0..1
+	MaxP99       time.Duration // 0: no latency threshold
+	Window       time.Duration
+}
+
+// analysisMode is where a strategy runs analysis, if anywhere.
+type analysisMode int
+
+const (
+	noAnalysis analysisMode = iota
+	background              // canary: one run beside the steps
+	perStep                 // canary: a blocking run after each weight
+	prePost                 // blue-green: pre- and post-promotion runs
+)
+
+type strategy struct {
+	name     string
+	analysis analysisMode
+	canary   bool // weight steps
+	bg       bool // blue-green: needs a preview Service
+}
+
+func (s strategy) Name() string      { return s.name }
+func (s strategy) HasAnalysis() bool { return s.analysis != noAnalysis }
+
+// catalog is in report order: the baseline first.
+var catalog = []strategy{
+	{name: DeploymentRolling},
+	{name: Canary, canary: true},
+	{name: CanaryAnalysis, canary: true, analysis: background},
+	{name: CanaryStepAnalysis, canary: true, analysis: perStep},
+	{name: BlueGreen, bg: true},
+	{name: BlueGreenAnalysis, bg: true, analysis: prePost},
+}
+
+// Lookup finds a strategy by name.
+func Lookup(name string) (Strategy, bool) {
+	for _, s := range catalog {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// Names lists every strategy, baseline first.
+func Names() []string {
+	names := make([]string, len(catalog))
+	for i, s := range catalog {
+		names[i] = s.name
+	}
+	return names
+}
+
+func (s strategy) Render(p Params) ([]*unstructured.Unstructured, error) {
+	p, err := s.validate(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.name, err)
+	}
+	// Services go first: their selector is an atomic map, so re-applying one
+	// (forced server-side apply) drops the pod-template-hash key Argo added
+	// to a blue-green Service. Applied before the Rollout changes, that
+	// happens while only the stable pods exist, and Argo restores the key on
+	// its next sync.
+	objs := []*unstructured.Unstructured{}
+	svcs := []string{p.App}
+	if s.bg {
+		svcs = append(svcs, p.App+PreviewSuffix)
+	}
+	for _, name := range svcs {
+		svc, err := service(p, name, s.name)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, svc)
+	}
+	var ref map[string]any
+	if s.HasAnalysis() {
+		objs = append(objs, analysisTemplate(p, s.name, s.analysis == background))
+		ref = analysisRef(p)
+	}
+	var w *unstructured.Unstructured
+	switch {
+	case s.canary:
+		w, err = canaryRollout(p, s.name, s.analysis, ref)
+	case s.bg:
+		w, err = blueGreenRollout(p, s.name, ref)
+	default:
+		w, err = deployment(p, s.name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(objs, w), nil
+}
+
+// validate checks p for this strategy and fills in defaults.
+func (s strategy) validate(p Params) (Params, error) {
+	if p.App == "" {
+		p.App = DefaultApp
+	}
+	if errs := validation.IsDNS1035Label(p.App + PreviewSuffix); len(errs) > 0 {
+		return p, fmt.Errorf("app %q: %s", p.App, errs[0])
+	}
+	if errs := validation.IsDNS1123Label(p.Namespace); len(errs) > 0 {
+		return p, fmt.Errorf("namespace %q: %s", p.Namespace, errs[0])
+	}
+	switch {
+	case p.Image == "":
+		return p, fmt.Errorf("image is required")
+	case p.Replicas < 1:
+		return p, fmt.Errorf("replicas must be at least 1, got %d", p.Replicas)
+	case p.ProgressDeadline < 0 || p.AutoPromotion < 0 || p.StepPause < 0:
+		return p, fmt.Errorf("durations must not be negative")
+	}
+	if s.canary {
+		if err := checkWeights(p.Steps, p.Replicas); err != nil {
+			return p, err
+		}
+		if p.StepPause <= 0 {
+			// An Argo pause without a duration waits for a human forever.
+			return p, fmt.Errorf("stepPause must be positive")
+		}
+	}
+	if !s.HasAnalysis() {
+		return p, nil
+	}
+	if p.Analysis == nil {
+		return p, fmt.Errorf("analysis parameters are required")
+	}
+	a := *p.Analysis
+	p.Analysis = &a
+	if a.Analyzer == "" {
+		a.Analyzer = DefaultAnalyzer
+	}
+	if errs := validation.IsDNS1123Label(p.App + "-" + a.Analyzer); len(errs) > 0 {
+		return p, fmt.Errorf("analyzer %q: %s", a.Analyzer, errs[0])
+	}
+	switch {
+	case a.URL == "":
+		return p, fmt.Errorf("analysis URL is required")
+	case a.Interval <= 0:
+		return p, fmt.Errorf("analysis interval must be positive")
+	case a.Window <= 0:
+		return p, fmt.Errorf("analysis window must be positive")
+	case a.Count < 0 || a.FailureLimit < 0:
+		return p, fmt.Errorf("analysis count and failureLimit must not be negative")
+	case a.Count == 0 && s.analysis != background:
+		return p, fmt.Errorf("analysis count must be at least 1: a blocking analysis without a count never ends")
+	case a.Count > 0 && a.FailureLimit >= a.Count:
+		return p, fmt.Errorf("analysis failureLimit %d must be below count %d, or the analysis can never fail", a.FailureLimit, a.Count)
+	case a.MaxErrorRate < 0 || a.MaxErrorRate > 1:
+		return p, fmt.Errorf("analysis maxErrorRate %g is not a fraction in [0,1]", a.MaxErrorRate)
+	case a.MaxP99 < 0:
+		return p, fmt.Errorf("analysis maxP99 must not be negative")
+	}
+	return p, nil
+}
+
+// checkWeights insists that every weight is a whole number of pods. Without
+// a traffic router Argo approximates a weight by replica counts, rounding the
+// canary up, so an inexact weight silently exposes more users than asked.
+func checkWeights(steps []int, replicas int) error {
+	if len(steps) == 0 {
+		return fmt.Errorf("canary needs at least one weight step")
+	}
+	for _, w := range steps {
+		if w < 1 || w > 100 {
+			return fmt.Errorf("weight %d is not a percentage in 1..100", w)
+		}
+		if w*replicas%100 != 0 {
+			pods := (w*replicas + 99) / 100
+			return fmt.Errorf("weight %d%% of %d replicas is %.2f pods: Argo would run %d (%d%%); choose weights that are multiples of %d%%",
+				w, replicas, float64(w*replicas)/100, pods, pods*100/replicas, 100/gcd(100, replicas))
+		}
+	}
+	return nil
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// seconds rounds a duration up to whole seconds, at least 1: Argo and
+// Kubernetes count these in seconds and 0 often means "default" or "forever".
+func seconds(d time.Duration) int64 {
+	s := int64((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
+
+// labels are the object labels: app for selection, strategy for clean-up
+// and for telling runs apart in the event log.
+func labels(p Params, strategyName string) map[string]string {
+	return map[string]string{"app": p.App, "blastradius/strategy": strategyName}
+}
