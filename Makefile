@@ -24,10 +24,12 @@ build:
 tools:
 	ARGO_ROLLOUTS_VERSION=$(ARGO_ROLLOUTS_VERSION) hack/tools/build.sh $(BIN)
 
-# The default scenario set on the local platform; results in out/.
+# The default scenario set on the local platform; results in out/. Two runs at
+# a time keep 2 cores busy without starving the control plane.
 SCENARIOS ?= scenarios
+PARALLEL  ?= 2
 scenario: build tools
-	$(BIN)/blastradius run $(SCENARIOS) --out out --bin $(BIN)
+	$(BIN)/blastradius run $(SCENARIOS) --out out --bin $(BIN) --parallel $(PARALLEL)
 
 # The README's test command: unit tests and end-to-end tests.
 test: build tools

@@ -67,6 +67,11 @@ type Run struct {
 	Events       []Event        `json:"events"`
 	Faults       []fault.Record `json:"faults"`
 	Series       []score.Second `json:"series"`
+	// Analysis is every call Argo made to the analysis endpoint for this run,
+	// with the analyzer's verdict and explanation (untrusted text).
+	Analysis []AnalysisCall `json:"analysis"`
+	// Logs are excerpts of the candidate's pod logs (untrusted text).
+	Logs []LogExcerpt `json:"logs"`
 	// Records is the per-request NDJSON file, relative to results.json.
 	Records string `json:"records"`
 }
@@ -100,6 +105,27 @@ type Event struct {
 	Message string    `json:"message"`
 	Phase   string    `json:"phase,omitempty"`
 	Value   string    `json:"value,omitempty"`
+}
+
+// AnalysisCall is one measurement the analysis endpoint served.
+type AnalysisCall struct {
+	Time        time.Time `json:"time"`
+	Analyzer    string    `json:"analyzer"`
+	Hash        string    `json:"hash"`
+	Verdict     string    `json:"verdict"` // pass | fail | inconclusive
+	Value       float64   `json:"value"`   // the error rate, for threshold
+	P99Seconds  float64   `json:"p99Seconds"`
+	Requests    float64   `json:"requests"`
+	Explanation string    `json:"explanation"`
+	Error       string    `json:"error,omitempty"`
+}
+
+// LogExcerpt is the tail of one container's log.
+type LogExcerpt struct {
+	Pod       string `json:"pod"`
+	Container string `json:"container"`
+	Version   string `json:"version"`
+	Lines     string `json:"lines"`
 }
 
 // Failed reports whether any expectation of the run failed.

@@ -153,6 +153,10 @@ func (r *Runner) Run(ctx context.Context, spec scenario.RunSpec) (res *results.R
 	x.w = newWatcher(x.ns, x.params.App, nil)
 	err = x.execute(ctx)
 	res.Events = x.w.Events()
+	res.Analysis = x.analysisCalls()
+	if res.Logs == nil {
+		res.Logs = []results.LogExcerpt{}
+	}
 	return res, err
 }
 
@@ -292,6 +296,7 @@ func (x *run) execute(ctx context.Context) error {
 	if runErr == nil {
 		// Traffic settles: an aborted candidate's pods go, the last fault
 		// has played, and the load runs on a little to see the result.
+		x.res.Logs = x.candidateLogs(ctx)
 		if outcome == "aborted" || outcome == "degraded" {
 			x.waitCandidateGone(ctx)
 		}
@@ -587,6 +592,66 @@ func joinVerdicts(vs []scenario.Verdict) string {
 		s[i] = string(v)
 	}
 	return strings.Join(s, " or ")
+}
+
+// analysisCalls are the analysis endpoint's answers for this run.
+func (x *run) analysisCalls() []results.AnalysisCall {
+	out := []results.AnalysisCall{}
+	if x.r.Analysis == nil {
+		return out
+	}
+	for _, c := range x.r.Analysis.Calls() {
+		if c.Namespace != x.ns {
+			continue
+		}
+		out = append(out, results.AnalysisCall{
+			Time: c.Time, Analyzer: c.Analyzer, Hash: c.Hash, Verdict: c.Verdict.Verdict, Value: c.Verdict.Value,
+			P99Seconds: c.Verdict.P99, Requests: c.Verdict.Requests, Explanation: c.Verdict.Explanation, Error: c.Error,
+		})
+	}
+	return out
+}
+
+// logExcerptPods and logExcerptLines bound what goes into results.json.
+const (
+	logExcerptPods  = 2
+	logExcerptLines = 20
+)
+
+// candidateLogs takes the tail of a few candidate pods' logs, their error
+// lines if there are any (the demo app logs every request at info level).
+func (x *run) candidateLogs(ctx context.Context) []results.LogExcerpt {
+	out := []results.LogExcerpt{}
+	pods, err := x.targetPods(ctx, fault.Candidate)
+	if err != nil {
+		return out
+	}
+	for i := range pods {
+		if len(out) == logExcerptPods {
+			break
+		}
+		tail := int64(500)
+		data, err := x.r.client.CoreV1().Pods(x.ns).GetLogs(pods[i].Name, &corev1.PodLogOptions{TailLines: &tail}).DoRaw(ctx)
+		if err != nil || len(data) == 0 {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		var errs []string
+		for _, l := range lines {
+			if strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, `"level":"FATAL"`) {
+				errs = append(errs, l)
+			}
+		}
+		if len(errs) > 0 {
+			lines = errs
+		}
+		if len(lines) > logExcerptLines {
+			lines = lines[len(lines)-logExcerptLines:]
+		}
+		out = append(out, results.LogExcerpt{Pod: pods[i].Name, Container: strategy.ContainerName,
+			Version: x.sc.Candidate.Tag, Lines: strings.Join(lines, "\n")})
+	}
+	return out
 }
 
 // deleteNamespace removes the run's namespace and waits (bounded) until its

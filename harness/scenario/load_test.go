@@ -95,13 +95,13 @@ func TestValidationErrors(t *testing.T) {
 		{"time scale zero", "  timeScale: 0\n", []string{"FILE:8: spec.timeScale: must be greater than 0 and at most 10, got 0"}},
 		{"time scale too big", "  timeScale: 11\n", []string{"FILE:8: spec.timeScale: must be greater than 0 and at most 10, got 11"}},
 		{"scaled pause below a second", "  timeScale: 0.01\n", []string{
-			"FILE:8: spec.stepPause: 20s scaled by timeScale 0.01 is 200ms; Argo Rollouts counts pauses in whole seconds, so it must be at least 1s",
+			"FILE:8: spec.stepPause: 10s scaled by timeScale 0.01 is 100ms; Argo Rollouts counts pauses in whole seconds, so it must be at least 1s",
 			"FILE:8: spec.analysis.interval: 5s scaled by timeScale 0.01 is 50ms; it must be at least 1s"}},
 		{"scaled interval below a second", "  timeScale: 0.1\n  analysis:\n    interval: 5s\n", []string{
 			"FILE:10: spec.analysis.interval: 5s scaled by timeScale 0.1 is 500ms; it must be at least 1s"}},
-		{"timeout shorter than the steps", "  timeout: 1m\n", []string{
-			"FILE:8: spec.timeout: 1m0s is too short for the canary steps: 3 steps × 20s (stepPause scaled by timeScale) = 1m0s"}},
-		{"timeout short without canary", "  timeout: 1m\n  strategies: [blue-green]\n", nil},
+		{"timeout shorter than the steps", "  timeout: 30s\n", []string{
+			"FILE:8: spec.timeout: 30s is too short for the canary steps: 3 steps × 10s (stepPause scaled by timeScale) = 30s"}},
+		{"timeout short without canary", "  timeout: 30s\n  strategies: [blue-green]\n", nil},
 		{"ground truth", "  groundTruth: meh\n", []string{`FILE:8: spec.groundTruth: must be good or bad, got "meh"`}},
 		{"profile and rate", "  load:\n    profile: constant:rate=10\n    rate: 10\n", []string{
 			"FILE:10: spec.load.rate: set either profile or rate (the shorthand for constant:rate=N), not both"}},
@@ -270,7 +270,7 @@ func TestDefaults(t *testing.T) {
 		MaxErrorRate: 0.05, MaxP99: time.Second, Window: 10 * time.Second,
 	}, s.Analysis)
 	assert.Equal(t, []int{10, 20, 50}, s.Steps)
-	assert.Equal(t, 20*time.Second, s.StepPause)
+	assert.Equal(t, 10*time.Second, s.StepPause)
 	assert.Equal(t, 1.0, s.TimeScale)
 	assert.Empty(t, s.Faults)
 	assert.Equal(t, 1, s.Repeat)

@@ -158,7 +158,7 @@ const (
 	DefaultMaxErrorRate = 0.05
 	DefaultMaxP99       = time.Second
 	DefaultWindow       = 10 * time.Second
-	DefaultStepPause    = 20 * time.Second
+	DefaultStepPause    = 10 * time.Second
 	DefaultTimeScale    = 1.0
 	MaxTimeScale        = 10.0
 	DefaultRepeat       = 1

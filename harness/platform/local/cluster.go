@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/klog/v2"
 
 	"github.com/blastradius/blastradius/demoapp/catalog"
 	"github.com/blastradius/blastradius/harness/platform"
@@ -260,7 +261,13 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 		}
 	}
 
-	// Node agent and service proxy run in this process.
+	// Node agent and service proxy run in this process; client-go's klog
+	// lines (events it could not post, retries) go to their log, not the
+	// terminal.
+	if f, err := os.OpenFile(filepath.Join(c.opts.DataDir, "logs", "node-agent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+		klog.LogToStderr(false)
+		klog.SetOutput(f)
+	}
 	c.rest, err = clientcmd.BuildConfigFromFlags("", c.kubeconfig)
 	if err != nil {
 		return err
