@@ -138,8 +138,6 @@ func (r *Runner) Run(ctx context.Context, spec scenario.RunSpec) (res *results.R
 	x.params = strategy.Params{
 		Namespace: x.ns, App: strategy.DefaultApp, Image: sc.Stable.Image(), Replicas: sc.Replicas,
 		Steps: sc.Steps, StepPause: sc.Scaled(sc.StepPause), AutoPromotion: sc.Scaled(sc.StepPause),
-		// A stuck rollout (a crash loop) is aborted by Argo once no step
-		// could have taken this long.
 		ProgressDeadline: progressDeadline(sc),
 		Env:              []corev1.EnvVar{{Name: "SEED", Value: fmt.Sprint(spec.Seed)}},
 	}
@@ -160,9 +158,13 @@ func (r *Runner) Run(ctx context.Context, spec scenario.RunSpec) (res *results.R
 	return res, err
 }
 
+// progressDeadline is how long a rollout may go without progress before
+// Argo aborts it (progressDeadlineAbort) or the Deployment reports it. Argo
+// does not count pauses or analysis steps, so it only has to cover pods
+// becoming ready, and blue-green's pre-promotion analysis.
 func progressDeadline(sc *scenario.Scenario) time.Duration {
-	d := time.Duration(len(sc.Steps)+1) * (sc.Scaled(sc.StepPause) + sc.Scaled(sc.Analysis.Interval)*time.Duration(max(sc.Analysis.Count, 1)))
-	return max(d, 30*time.Second)
+	analysis := sc.Scaled(sc.Analysis.Interval) * time.Duration(max(sc.Analysis.Count, 1))
+	return max(30*time.Second, analysis+15*time.Second)
 }
 
 func (x *run) execute(ctx context.Context) error {
@@ -372,6 +374,11 @@ func (x *run) decision(ctx context.Context) (string, error) {
 		}
 		if deploymentComplete(d, x.sc.Candidate.Image()) {
 			return "promoted", nil
+		}
+		for _, c := range d.Status.Conditions {
+			if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+				return "degraded", nil // the Deployment controller gave up; old pods still serve
+			}
 		}
 		return "", nil
 	}
