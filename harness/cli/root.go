@@ -46,6 +46,7 @@ func NewRoot() *cobra.Command {
 		newClusterCmd(),
 		newImagesCmd(),
 		newLoadCmd(),
+		newReportCmd(),
 		newRunCmd(),
 		newValidateCmd(),
 	)

@@ -20,6 +20,7 @@ import (
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/runner"
 	"github.com/blastradius/blastradius/harness/scenario"
+	"github.com/blastradius/blastradius/reports"
 )
 
 type runOptions struct {
@@ -181,8 +182,11 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 	if err := save(); err != nil {
 		return &exitError{code: ExitHarness, err: err}
 	}
+	if err := reports.WriteAll(o.out, set, nil); err != nil {
+		return &exitError{code: ExitHarness, err: fmt.Errorf("reports: %w", err)}
+	}
 	printSummary(stdout, set)
-	fmt.Fprintf(stdout, "\nresults: %s\n", filepath.Join(o.out, results.FileName))
+	fmt.Fprintf(stdout, "\nresults: %s\nreport:  %s\n", filepath.Join(o.out, results.FileName), filepath.Join(o.out, reports.HTMLFile))
 	if ctx.Err() != nil {
 		return &exitError{code: ExitHarness, err: errors.New("interrupted")}
 	}

@@ -44,4 +44,7 @@ func TestRunSmokeScenario(t *testing.T) {
 	assert.NotEmpty(t, set.Environment.Kubernetes)
 	assert.FileExists(t, filepath.Join(out, r.Records))
 	assert.Contains(t, stdout.String(), "smoke")
+	for _, f := range []string{"report.html", "junit.xml", "summary.md"} {
+		assert.FileExists(t, filepath.Join(out, f))
+	}
 }

@@ -1,0 +1,284 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/blastradius/blastradius/harness/fault"
+	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/harness/score"
+)
+
+var base = time.Date(2026, 11, 25, 19, 0, 0, 0, time.UTC)
+
+func ptr(f float64) *float64 { return &f }
+
+func at(s float64) time.Time { return base.Add(time.Duration(s * float64(time.Second))) }
+
+func atp(s float64) *time.Time { t := at(s); return &t }
+
+// runSpec describes a synthetic run; the candidate is applied at base+60s.
+type runSpec struct {
+	scenario, strategy, analyzer string
+	seed                         int64
+	truth, stable, candidate     string
+	verdict                      score.Verdict
+	outcome                      string
+	seconds                      int     // series length
+	rate                         int64   // requests per second
+	candErr                      float64 // fraction of the candidate's requests that fail
+	decideAt                     float64 // seconds after applied; 0: none
+	steps                        []int64 // canary weights, one step every 20 s
+	expect                       []results.Expectation
+	err                          string
+	withAnalysis                 bool
+	podEvents                    int
+}
+
+const applied = 60.0
+
+// synth builds a full run from a spec: series, events, analysis and logs
+// consistent with the decision.
+func synth(s runSpec) results.Run {
+	r := results.Run{
+		ID: fmt.Sprintf("%s/%s/%s/seed-%d", s.scenario, s.strategy, s.analyzer, s.seed), Scenario: s.scenario,
+		ScenarioFile: "scenarios/" + s.scenario + ".yaml", Description: "release " + s.stable + " -> " + s.candidate,
+		Strategy: s.strategy, Analyzer: s.analyzer, Seed: s.seed, GroundTruth: s.truth, Stable: s.stable, Candidate: s.candidate,
+		Namespace: fmt.Sprintf("br-%08x", s.seed*7919+int64(len(s.scenario))), Outcome: s.outcome, Error: s.err,
+		Expectations: s.expect, StartedAt: at(0), AppliedAt: at(applied), EndedAt: at(applied + float64(s.seconds)),
+		Load:    results.Load{Profile: fmt.Sprintf("constant:rate=%d", s.rate), Users: 200, SLOSeconds: 0.5, Total: s.rate * int64(s.seconds), AchievedRate: float64(s.rate), RequestedRate: float64(s.rate)},
+		Records: "runs/" + strings.ReplaceAll(s.scenario+"_"+s.strategy, "/", "_") + "/records.ndjson",
+	}
+	if s.expect == nil {
+		r.Expectations = []results.Expectation{}
+	}
+	r.Scores.Verdict = s.verdict
+	ev := func(t float64, kind, object, msg string) {
+		r.Events = append(r.Events, results.Event{Time: at(applied + t), Kind: kind, Object: object, Message: msg})
+	}
+	ev(-10, "load", "", "load started: "+r.Load.Profile)
+	ev(0, "candidate", "", "candidate "+s.candidate+" applied")
+
+	// Weight over time.
+	weight := func(t float64) float64 {
+		if s.decideAt > 0 && t >= s.decideAt {
+			if s.outcome == "promoted" {
+				return 100
+			}
+			return 0
+		}
+		if len(s.steps) == 0 {
+			if strings.HasPrefix(s.strategy, "blue-green") {
+				return 0
+			}
+			return min(100, t*2) // a rolling update
+		}
+		i := int(t / 20)
+		if i >= len(s.steps) {
+			return 100
+		}
+		return float64(s.steps[i])
+	}
+	if len(s.steps) > 0 {
+		for i, w := range s.steps {
+			t := float64(i * 20)
+			if s.decideAt > 0 && t >= s.decideAt {
+				break
+			}
+			ev(t+0.5, "rollout", "demo", fmt.Sprintf("phase Paused step %d/%d weight %d abort false CanaryPauseStep", 2*i+1, 2*len(s.steps), w))
+		}
+	} else if strings.HasPrefix(s.strategy, "blue-green") {
+		ev(1, "rollout", "demo", "phase Progressing step 0/0 weight 0 abort false active service cutover pending")
+	}
+
+	// Series.
+	var onset *float64
+	var br score.BlastRadius
+	var candServed int64
+	for i := 0; i < s.seconds; i++ {
+		w := weight(float64(i))
+		cand := int64(float64(s.rate) * w / 100)
+		stable := s.rate - cand
+		candFailed := int64(float64(cand)*s.candErr + 0.5)
+		sec := score.Second{Index: i, Start: at(applied + float64(i)), Requests: s.rate, Failed: candFailed,
+			Versions: map[string]score.VersionSecond{}}
+		if stable > 0 {
+			sec.Versions[s.stable] = score.VersionSecond{Requests: stable, P50: 2 * time.Millisecond, P99: time.Duration(5+i%7) * time.Millisecond}
+		}
+		if cand > 0 {
+			sec.Versions[s.candidate] = score.VersionSecond{Requests: cand, Failed: candFailed, P50: 3 * time.Millisecond, P99: time.Duration(8+i%5) * time.Millisecond}
+			candServed += cand
+		}
+		if i%97 == 50 { // a proxy hiccup now and then
+			sec.Unattributed = score.VersionSecond{Requests: 2, Failed: 2}
+			sec.Requests += 2
+			sec.Failed += 2
+			br.UnattributedErrors += 2
+		}
+		if candFailed > 0 && onset == nil {
+			onset = ptr(float64(i) + 0.2)
+		}
+		br.TotalRequests += sec.Requests
+		br.FailedRequests += sec.Failed
+		br.CandidateFailedRequests += candFailed
+		if sec.Failed > br.PeakExposure {
+			br.PeakExposure, br.PeakExposureRate = sec.Failed, float64(sec.Failed)/float64(sec.Requests)
+		}
+		r.Series = append(r.Series, sec)
+	}
+	if br.TotalRequests > 0 {
+		br.CandidateShare = float64(candServed) / float64(br.TotalRequests)
+	}
+	br.UsersTotal = 200
+	br.UsersAffected = int(min(200, br.FailedRequests/3))
+	r.BlastRadius = br
+	r.Timing.FaultOnsetSeconds = onset
+
+	// Analysis: a measurement every 5 s.
+	if s.withAnalysis {
+		end := float64(s.seconds)
+		if s.decideAt > 0 {
+			end = s.decideAt
+		}
+		for t := 5.0; t <= end; t += 5 {
+			w := weight(t)
+			rate := 0.0
+			if w > 0 {
+				rate = s.candErr
+			}
+			verdict, phase := "pass", "Successful"
+			if rate > 0.05 {
+				verdict, phase = "fail", "Failed"
+				if r.Timing.TimeToFirstFailedMeasurementSeconds == nil {
+					r.Timing.TimeToFirstFailedMeasurementSeconds = ptr(t)
+				}
+			}
+			if w == 0 {
+				verdict, phase = "inconclusive", "Inconclusive"
+			}
+			expl := fmt.Sprintf("error rate %.2f%% (%d/%d) over 10s on 2 candidate pods", 100*rate, int(rate*200), 200)
+			r.Analysis = append(r.Analysis, results.AnalysisCall{Time: at(applied + t - 0.1), Analyzer: s.analyzer, Hash: "6c478f55cb",
+				Verdict: verdict, Value: rate, P99Seconds: 0.009, Requests: 200, Explanation: expl})
+			r.Events = append(r.Events, results.Event{Time: at(applied + t), Kind: "measurement", Object: "demo-6c478f55cb-2/candidate-health",
+				Phase: phase, Message: phase, Value: fmt.Sprintf(`{"explanation":%q,"value":%g,"verdict":%q}`, expl, rate, verdict)})
+		}
+	}
+	for i := 0; i < s.podEvents; i++ {
+		ev(float64(i%s.seconds)+0.3, "pod", fmt.Sprintf("demo-787758c495-%05d", i), fmt.Sprintf("blastradius/demoapp:%s Running ready true restarts 0 ", s.candidate))
+	}
+
+	// The decision.
+	if s.decideAt > 0 {
+		switch s.outcome {
+		case "aborted":
+			ev(s.decideAt-0.01, "rollout", "demo", "phase Degraded step 0/6 weight 0 abort true RolloutAborted: Rollout aborted update to revision 2")
+			ev(s.decideAt, "aborted", "", "rollout aborted")
+			r.Timing.TimeToAbortSeconds = ptr(s.decideAt)
+			r.Timing.TimeToRecoverSeconds = ptr(1.5)
+			if onset != nil && *onset < s.decideAt {
+				r.Timing.TimeToDetectSeconds = ptr(s.decideAt - *onset)
+			}
+		case "promoted":
+			ev(s.decideAt, "promoted", "", "rollout promoted")
+			r.Timing.TimeToPromoteSeconds = ptr(s.decideAt)
+		case "timeout":
+			ev(s.decideAt, "timeout", "", "no decision within 5m0s")
+		}
+	}
+	ev(float64(s.seconds), "load", "", "load stopped")
+	if s.candErr > 0 {
+		r.Faults = []fault.Record{{Kind: "pod-kill", Description: "kill 1 candidate pod(s)", At: 30, InjectedAt: atp(applied + 30), Touched: []string{"demo-787758c495-qkz82"}},
+			{Kind: "traffic", Description: "traffic x3", At: 40, InjectedAt: atp(applied + 40), ClearedAt: atp(applied + 55)}}
+		var lines []string
+		for i := 0; i < 20; i++ {
+			lines = append(lines, fmt.Sprintf(`{"time":"2026-11-25T19:01:%02d.000Z","level":"ERROR","msg":"injected failure","version":%q,"path":"/color","user":"u-%03d"}`, i, s.candidate, i*7))
+		}
+		r.Logs = []results.LogExcerpt{{Pod: "demo-787758c495-qkz82", Container: "app", Version: s.candidate, Lines: strings.Join(lines, "\n")}}
+	}
+	if s.err != "" {
+		r.Series, r.Scores = nil, score.Scores{}
+	}
+	return r
+}
+
+func environment0() results.Environment {
+	return results.Environment{Platform: "local", Kubernetes: "v1.34.5", ArgoRollouts: "v1.10.2", Harness: "f834483", GoVersion: "go1.26.8",
+		StartedAt: base, FinishedAt: base.Add(30 * time.Minute), Args: []string{"run", "scenarios/", "--out", "out"}}
+}
+
+// fixture is a small hand-made run set with every kind of outcome: detected,
+// missed (failing its expectation), false alarm, promoted, inconclusive and
+// a harness error.
+func fixture() *results.File {
+	ok := func(msg string) []results.Expectation {
+		return []results.Expectation{{Name: "verdict", OK: true, Message: msg}}
+	}
+	runs := []runSpec{
+		{scenario: "high-error-rate", strategy: "canary-analysis", analyzer: "threshold", seed: 1, truth: "bad", stable: "blue", candidate: "bad-green",
+			verdict: score.VerdictDetected, outcome: "aborted", seconds: 40, rate: 100, candErr: 0.25, decideAt: 12.4, steps: []int64{10, 20, 50},
+			withAnalysis: true, expect: ok("verdict detected, want detected"), podEvents: 4},
+		{scenario: "high-error-rate", strategy: "canary", analyzer: "none", seed: 1, truth: "bad", stable: "blue", candidate: "bad-green",
+			verdict: score.VerdictMissed, outcome: "promoted", seconds: 70, rate: 100, candErr: 0.25, decideAt: 65, steps: []int64{10, 20, 50},
+			expect: []results.Expectation{{Name: "verdict", OK: false, Message: "verdict missed, want detected"},
+				{Name: "maxFailedRequests", OK: false, Message: "1302 failed requests, want at most 500"}}},
+		{scenario: "good-release", strategy: "blue-green-analysis", analyzer: "threshold", seed: 1, truth: "good", stable: "blue", candidate: "green",
+			verdict: score.VerdictFalseAlarm, outcome: "aborted", seconds: 30, rate: 50, decideAt: 20, withAnalysis: true,
+			expect: []results.Expectation{{Name: "verdict", OK: false, Message: "verdict false-alarm, want promoted"}}},
+		{scenario: "good-release", strategy: "canary", analyzer: "none", seed: 1, truth: "good", stable: "blue", candidate: "green",
+			verdict: score.VerdictPromoted, outcome: "promoted", seconds: 70, rate: 50, decideAt: 61, steps: []int64{10, 20, 50},
+			expect: ok("verdict promoted, want promoted")},
+		{scenario: "low-traffic", strategy: "canary-analysis", analyzer: "threshold", seed: 2, truth: "bad", stable: "green", candidate: "bad-green",
+			verdict: score.VerdictInconclusive, outcome: "timeout", seconds: 50, rate: 2, decideAt: 45, steps: []int64{10},
+			withAnalysis: true},
+		{scenario: "crash-loop", strategy: "deployment-rolling", analyzer: "none", seed: 1, truth: "bad", stable: "blue", candidate: "crash-red",
+			outcome: "error", seconds: 10, rate: 100, err: "apply candidate: the server was unable to return a response in the time allotted"},
+	}
+	f := &results.File{SchemaVersion: results.SchemaVersion, Environment: environment0()}
+	for _, s := range runs {
+		f.Runs = append(f.Runs, synth(s))
+	}
+	return f
+}
+
+// generated is a run set of n runs of secs seconds each, shaped like the
+// default scenario set with repetitions, for the size and speed checks.
+func generated(n, secs int) *results.File {
+	f := &results.File{SchemaVersion: results.SchemaVersion, Environment: environment0()}
+	scenarios := []struct {
+		name, truth, stable, cand string
+		err                       float64
+	}{
+		{"high-error-rate", "bad", "blue", "bad-green", 0.25},
+		{"low-error-rate", "bad", "blue", "lowerr-green", 0.02},
+		{"good-release", "good", "blue", "green", 0},
+		{"latency-regression", "bad", "yellow", "slow-orange", 0.1},
+		{"segment", "bad", "purple", "segment-red", 0.1},
+	}
+	strategies := []struct {
+		name, analyzer string
+		steps          []int64
+	}{
+		{"deployment-rolling", "none", nil}, {"canary", "none", []int64{10, 20, 50}},
+		{"canary-analysis", "threshold", []int64{10, 20, 50}}, {"canary-step-analysis", "threshold", []int64{10, 20, 50}},
+		{"blue-green", "none", nil}, {"blue-green-analysis", "threshold", nil},
+	}
+	for i := 0; len(f.Runs) < n; i++ {
+		sc := scenarios[i%len(scenarios)]
+		st := strategies[(i/len(scenarios))%len(strategies)]
+		seed := int64(i/(len(scenarios)*len(strategies)) + 1)
+		s := runSpec{scenario: sc.name, strategy: st.name, analyzer: st.analyzer, seed: seed, truth: sc.truth, stable: sc.stable, candidate: sc.cand,
+			seconds: secs, rate: 100, candErr: sc.err, steps: st.steps, withAnalysis: st.analyzer != "none", podEvents: 120,
+			expect: []results.Expectation{{Name: "verdict", OK: true, Message: "verdict as expected"}}}
+		switch {
+		case st.analyzer != "none" && sc.err > 0.05:
+			s.verdict, s.outcome, s.decideAt = score.VerdictDetected, "aborted", 25+float64(seed)
+		case sc.truth == "bad":
+			s.verdict, s.outcome, s.decideAt = score.VerdictMissed, "promoted", float64(secs)-20
+		default:
+			s.verdict, s.outcome, s.decideAt = score.VerdictPromoted, "promoted", float64(secs)-20
+		}
+		f.Runs = append(f.Runs, synth(s))
+	}
+	return f
+}

@@ -1,0 +1,265 @@
+package reports
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/html"
+
+	"github.com/blastradius/blastradius/harness/fault"
+	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/harness/score"
+)
+
+// Payloads that would run script, break out of a context, inject markup or
+// Markdown, or blow a line up, if anything were left unescaped. The script
+// ones mark the page with data-pwned, which the browser test looks for.
+var hostile = []string{
+	`<script>document.documentElement.setAttribute('data-pwned','1')</script>`,
+	`"><img src=x onerror="document.documentElement.setAttribute('data-pwned','2')">`,
+	`</script><script>document.documentElement.setAttribute('data-pwned','3')</script>`,
+	`'; document.documentElement.setAttribute('data-pwned','4'); '`,
+	`</title><svg onload="document.documentElement.setAttribute('data-pwned','5')">`,
+	`</style><style>body{display:none}</style>`,
+	`{{.CSP}} {{template "report" .}} {{`,
+	"| a | b |\n## injected heading [link](javascript:alert(1)) ![img](http://evil.example/x.png) <!-- @everyone `code`",
+	"]]><!-- --><![CDATA[ x ]]> &amp; \x00\x01\x1b[31m",
+	"\u202eevil\u200b",
+}
+
+func hostileText(i int) string { return hostile[i%len(hostile)] }
+
+// hostileFixture puts the payloads into every untrusted field.
+func hostileFixture() *results.File {
+	f := fixture()
+	long := strings.Repeat("A very long line without an end ", 4000) // ~128 KB
+	f.Environment.Args = []string{"run", hostileText(0), hostileText(6)}
+	f.Environment.Harness = hostileText(1)
+	f.Environment.Platform = hostileText(4)
+	for i := range f.Runs {
+		r := &f.Runs[i]
+		r.Description = hostileText(i) + " " + hostileText(7)
+		r.ScenarioFile = hostileText(i + 2)
+		r.Namespace = hostileText(i + 3)
+		r.Outcome = hostileText(i + 4)
+		if r.Error != "" {
+			r.Error = hostileText(2) + "\n" + long
+		}
+		r.Expectations = append(r.Expectations, results.Expectation{Name: hostileText(i + 5), OK: false, Message: hostileText(i+6) + long})
+		for j := range r.Events {
+			r.Events[j].Message = hostileText(i+j) + " " + r.Events[j].Message
+			r.Events[j].Object = hostileText(i + j + 1)
+			if r.Events[j].Kind == "measurement" {
+				r.Events[j].Value = `{"explanation":` + jsonString(hostileText(j)) + `,"value":0.3}`
+			}
+		}
+		for j := range r.Analysis {
+			r.Analysis[j].Explanation = hostileText(j) + long
+			r.Analysis[j].Error = hostileText(j + 1)
+			r.Analysis[j].Analyzer = hostileText(j + 2)
+		}
+		r.Logs = append(r.Logs, results.LogExcerpt{Pod: hostileText(i), Container: hostileText(i + 1), Version: hostileText(i + 2),
+			Lines: strings.Join(hostile, "\n") + "\n" + long})
+		r.Faults = append(r.Faults, fault.Record{Kind: hostileText(i), Description: hostileText(i + 1), At: 3, InjectedAt: atp(applied + 3),
+			Touched: []string{hostileText(i + 2)}, Error: hostileText(i + 3)})
+		r.Events = append(r.Events, results.Event{Time: at(applied + 3), Kind: "fault", Message: "injected: " + hostileText(i)})
+	}
+	// A version name is what the demo app says in X-Version: untrusted too.
+	bad := hostileText(1)
+	r := &f.Runs[0]
+	r.Candidate = bad
+	for j := range r.Series {
+		for v, vs := range r.Series[j].Versions {
+			if v == "bad-green" {
+				delete(r.Series[j].Versions, v)
+				r.Series[j].Versions[bad] = vs
+			}
+		}
+	}
+	// A scenario name, too, in a run set edited by hand.
+	f.Runs[1].Scenario = hostileText(0)
+	f.Runs[1].ID = hostileText(0) + "/canary/none/seed-1"
+	return f
+}
+
+func jsonString(s string) string {
+	var b bytes.Buffer
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20:
+			b.WriteString(`\u00`)
+			b.WriteString(hex.EncodeToString([]byte{byte(r)}))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func TestHostileHTML(t *testing.T) {
+	var buf bytes.Buffer
+	f := hostileFixture()
+	require.NoError(t, HTML(&buf, f, Compare(f, f)))
+	page := buf.String()
+
+	// Nothing came through as markup.
+	for _, bad := range []string{"<script>document", "</script><script>", "<img", "<svg onload", "</style><style>", "onerror=\"", "<!-- @everyone"} {
+		assert.False(t, strings.Contains(page, bad), "%q in the page", bad)
+	}
+	assert.Less(t, buf.Len(), 10<<20, "long lines are clipped")
+
+	doc := parseHTML(t, buf.Bytes())
+	scripts := 0
+	walk(doc, func(n *html.Node) {
+		if n.Type != html.ElementNode {
+			return
+		}
+		for _, a := range n.Attr {
+			assert.False(t, strings.HasPrefix(strings.ToLower(a.Key), "on"), "event handler attribute %s on <%s>", a.Key, n.Data)
+			assert.NotEqual(t, "style", a.Key, "style attribute on <%s>", n.Data)
+			if a.Key == "href" {
+				assert.True(t, strings.HasPrefix(a.Val, "#"), "href %q", a.Val)
+			}
+			assert.NotContains(t, a.Val, "javascript:")
+		}
+		switch n.Data {
+		case "script":
+			scripts++
+			if typ, _ := attr(n, "type"); typ == "application/json" {
+				return
+			}
+			assert.Equal(t, reportJS, textOf(n), "the only executable script is the page's own")
+		case "style":
+			assert.Equal(t, reportCSS, textOf(n), "the only style is the page's own")
+		case "img", "iframe", "object", "embed", "link", "base", "form", "meta":
+			if n.Data == "meta" {
+				return
+			}
+			t.Errorf("unexpected element <%s>", n.Data)
+		}
+	})
+	assert.Equal(t, 1+len(f.Runs), scripts, "the page's script and one data block per chart")
+
+	// The payloads are there, as text.
+	txt := textOf(doc)
+	assert.Contains(t, txt, hostile[0])
+	assert.Contains(t, txt, hostile[2])
+	assert.Contains(t, txt, "{{.CSP}} {{template")
+
+	// The hover data carries the hostile version name as a JSON string.
+	d := byID(doc, "data-c1")
+	require.NotNil(t, d)
+	assert.Contains(t, textOf(d), `\u003cimg src=x onerror=`)
+}
+
+func TestHostileJUnit(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, JUnit(&buf, hostileFixture()))
+	out := buf.String()
+	assert.NotContains(t, out, "<script>")
+	assert.NotContains(t, out, "<img")
+	assert.NotContains(t, out, "\x00")
+	assert.NotContains(t, out, "\x1b")
+	var doc junitSuites
+	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc), "well-formed")
+	var msgs []string
+	for _, s := range doc.Suites {
+		for _, c := range s.Cases {
+			if c.Failure != nil {
+				msgs = append(msgs, c.Failure.Message, c.Failure.Text)
+			}
+			if c.Error != nil {
+				msgs = append(msgs, c.Error.Message)
+			}
+		}
+	}
+	joined := strings.Join(msgs, "\n")
+	assert.Contains(t, joined, hostile[0], "the text survives, escaped")
+	assert.Contains(t, joined, "]]><!-- -->")
+	for _, s := range doc.Suites {
+		for _, c := range s.Cases {
+			if c.Failure != nil {
+				assert.Less(t, len(c.Failure.Message), 1000, "messages are one clipped line")
+				assert.NotContains(t, c.Failure.Message, "\n")
+			}
+		}
+	}
+	assert.Less(t, buf.Len(), 1<<20)
+}
+
+func TestHostileMarkdown(t *testing.T) {
+	var buf bytes.Buffer
+	f := hostileFixture()
+	require.NoError(t, Markdown(&buf, f, Compare(f, f)))
+	out := buf.String()
+	for _, bad := range []string{"<script", "<img", "<!--", "](javascript", "![img](", "`code`", "{{.CSP}}", "@everyone"} {
+		assert.NotContains(t, out, bad)
+	}
+	assert.Contains(t, out, "&lt;script&gt;")
+	assert.Contains(t, out, "@\u200beveryone")
+	for _, line := range strings.Split(out, "\n") {
+		assert.Less(t, len(line), 4000, "no long lines")
+		assert.False(t, strings.HasPrefix(line, "## injected"), "no injected heading")
+		if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "|---") {
+			cells := unescapedPipes(line) - 1
+			assert.Contains(t, []int{8, 9}, cells, "table row keeps its cells: %s", line)
+		}
+	}
+}
+
+// unescapedPipes counts the | of a table row that are not escaped.
+func unescapedPipes(line string) int {
+	n := 0
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case '\\':
+			i++
+		case '|':
+			n++
+		}
+	}
+	return n
+}
+
+// Reports never read the environment: a secret planted there appears in no
+// output.
+func TestNoSecretsFromEnvironment(t *testing.T) {
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	token := "brsecret-" + hex.EncodeToString(secret)
+	for _, k := range []string{"BLASTRADIUS_TEST_SECRET", "OPENAI_API_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY"} {
+		t.Setenv(k, token)
+	}
+	dir := t.TempDir()
+	f := hostileFixture()
+	require.NoError(t, WriteAll(dir, f, fixture()))
+	for _, name := range []string{HTMLFile, JUnitFile, MarkdownFile} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.NotContains(t, string(data), token, name)
+		assert.NotContains(t, string(data), "brsecret-", name)
+	}
+}
+
+func TestClip(t *testing.T) {
+	assert.Equal(t, "abc", clip("abc", 3))
+	assert.Equal(t, "ab… (1 more bytes)", clip("abc", 2))
+	assert.Equal(t, "é… (2 more bytes)", clip("éé", 1), "never cuts a rune")
+	assert.Equal(t, "a\uFFFDb", clip("a\xffb", 10))
+	_ = time.Second
+	_ = score.VerdictDetected
+}
