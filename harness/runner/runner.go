@@ -489,7 +489,7 @@ func (x *run) faultItems(ctx context.Context, env *fault.Env) ([]fault.Item, tim
 			return nil, 0, fmt.Errorf("%s:%d: fault of no known kind", x.sc.File, f.Line)
 		}
 		items = append(items, it)
-		last = max(last, f.End())
+		last = max(last, f.At, f.Clear) // the timeline's last event (End() is "never" without a clear)
 	}
 	return items, last, nil
 }

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -108,4 +109,17 @@ func TestWorkloadKeepsOnlyTheWorkload(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, "Rollout", got[0].GetKind())
 	assert.Len(t, workload([]*unstructured.Unstructured{mk("Service"), mk("Deployment")}), 1)
+}
+
+func TestFaultItemsLastEvent(t *testing.T) {
+	x := &run{sc: &scenario.Scenario{Faults: []scenario.Fault{
+		{At: 45 * time.Second, Runtime: &scenario.RuntimeFault{Target: scenario.TargetCandidate}},
+		{At: 10 * time.Second, Clear: 30 * time.Second, Traffic: &scenario.TrafficChange{Factor: 2}},
+	}}}
+	items, last, err := x.faultItems(context.Background(), nil)
+	require.NoError(t, err)
+	require.Len(t, items, 2)
+	assert.Equal(t, 45*time.Second, last, "an uncleared fault's own time counts, not 'never'")
+	assert.Equal(t, "runtime", items[0].Fault.Kind())
+	assert.Equal(t, "traffic", items[1].Fault.Kind())
 }
