@@ -3,6 +3,7 @@ package demoapp
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -132,4 +133,15 @@ func TestFaultsJSON(t *testing.T) {
 	// Absent fields are zero: a document replaces, it does not merge.
 	require.NoError(t, json.Unmarshal([]byte(`{"latency":"1.5s"}`), &back))
 	assert.Equal(t, Faults{Latency: 1500 * time.Millisecond}, back)
+}
+
+func TestUserSegmentIsAFairShareOfSequentialUserIDs(t *testing.T) {
+	in := 0
+	for i := range 1000 {
+		if hash01(fmt.Sprintf("user-%04d", i)) < 0.1 {
+			in++
+		}
+	}
+	// Binomial(1000, 0.1): sd 9.5; 99.9% within about ±31.
+	assert.InDelta(t, 100, in, 31)
 }

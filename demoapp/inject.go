@@ -72,11 +72,18 @@ func (st *faultState) onset() time.Time {
 	return t
 }
 
-// hash01 maps a user id uniformly onto [0, 1).
+// hash01 maps a user id uniformly onto [0, 1), the same in every process.
+// FNV-1a alone leaves its top bits nearly equal for ids that differ only in
+// their last characters (user-0001, user-0002, ...), so its result goes
+// through a 64-bit finalizer (splitmix64's) before it is scaled.
 func hash01(user string) float64 {
 	h := fnv.New64a()
 	h.Write([]byte(user))
-	return float64(h.Sum64()) / (1 << 64)
+	x := h.Sum64()
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11) / (1 << 53)
 }
 
 // inBurst reports whether errors are on at elapsed time since onset.

@@ -276,7 +276,11 @@ func TestUserSegment(t *testing.T) {
 
 	// With an error rate, only segment users see it.
 	require.NoError(t, s.SetFaults(Faults{UserSegment: segment, ErrorRate: 1}))
-	assert.Equal(t, http.StatusOK, get(s, "/color", "X-User", "user-outside").Code)
+	outside := "user-outside"
+	for i := 0; hash01(outside) < segment; i++ {
+		outside = fmt.Sprintf("user-outside-%d", i)
+	}
+	assert.Equal(t, http.StatusOK, get(s, "/color", "X-User", outside).Code)
 }
 
 func TestAdminFaultsValidation(t *testing.T) {
