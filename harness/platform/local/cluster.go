@@ -75,6 +75,7 @@ type Cluster struct {
 	Timings Timings
 
 	slotLock *os.File // held while up; see takeSlot
+	klogFile *os.File // client-go's log while up; closed by Down
 
 	mu        sync.Mutex
 	procs     []*proc
@@ -267,6 +268,7 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if f, err := os.OpenFile(filepath.Join(c.opts.DataDir, "logs", "node-agent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
 		klog.LogToStderr(false)
 		klog.SetOutput(f)
+		c.klogFile = f
 	}
 	c.rest, err = clientcmd.BuildConfigFromFlags("", c.kubeconfig)
 	if err != nil {
@@ -352,6 +354,14 @@ func (c *Cluster) Down(ctx context.Context) error {
 	}
 	for i := len(procs) - 1; i >= 0; i-- {
 		procs[i].stop(stopGrace)
+	}
+	if c.klogFile != nil {
+		// Nothing in-process logs through klog any more: back to stderr,
+		// and no handle left on a file the data dir's removal deletes.
+		klog.Flush()
+		klog.LogToStderr(true)
+		c.klogFile.Close()
+		c.klogFile = nil
 	}
 	c.inprocMu.Lock()
 	err := c.inprocErr
