@@ -75,6 +75,10 @@ type Summary struct {
 	// were counted in the oldest open one). It stays 0 unless vegeta stops
 	// ordering sequence numbers by send time.
 	Late int64 `json:"late"`
+	// LastSent is the send time of the latest request sent, exactly as its
+	// record has it; zero if none was. A scoring window that ends after it
+	// holds every request of the run.
+	LastSent time.Time `json:"lastSent"`
 }
 
 // VersionNames returns the attributed versions in order.
@@ -183,6 +187,7 @@ type aggregator struct {
 	usersFailed  bitset
 	series       []Second
 	lastSend     time.Duration // latest send time seen, since t0
+	lastSent     time.Time     // that record's own send time, as written
 
 	base int       // second of open[0]
 	open []*bucket // open seconds base, base+1, ...
@@ -248,8 +253,8 @@ func (a *aggregator) add(r *Record) []Second {
 		// belongs to the attack's last second, not to a second of its own.
 		sec = min(sec, int((a.duration-1)/time.Second))
 	}
-	if d := r.Time.Sub(a.t0); d > a.lastSend {
-		a.lastSend = d
+	if d := r.Time.Sub(a.t0); d > a.lastSend || a.lastSent.IsZero() {
+		a.lastSend, a.lastSent = max(d, a.lastSend), r.Time
 	}
 	if sec < a.base {
 		a.late++
@@ -358,9 +363,9 @@ func (a *aggregator) finalizeOldest() {
 		st := Stats{
 			Requests: bv.requests,
 			Failures: bv.failures,
-			P50:      quantileSorted(bv.lat, 0.50),
-			P95:      quantileSorted(bv.lat, 0.95),
-			P99:      quantileSorted(bv.lat, 0.99),
+			P50:      NearestRank(bv.lat, 0.50),
+			P95:      NearestRank(bv.lat, 0.95),
+			P99:      NearestRank(bv.lat, 0.99),
 		}
 		s.Requests += st.Requests
 		s.Failures += st.Failures
@@ -400,6 +405,7 @@ func (a *aggregator) summary(elapsed time.Duration) *Summary {
 	defer a.mu.Unlock()
 	s := &Summary{
 		Start:             a.t0,
+		LastSent:          a.lastSent,
 		Total:             a.total,
 		Failures:          a.failures,
 		Unattributed:      a.unattributed.requests,

@@ -310,7 +310,7 @@ func TestHistogramQuantiles(t *testing.T) {
 	}
 	slices.Sort(vals)
 	for _, q := range []float64{0.01, 0.5, 0.9, 0.95, 0.99, 0.999} {
-		want := quantileSorted(vals, q)
+		want := NearestRank(vals, q)
 		assert.InEpsilon(t, float64(want), float64(h.quantile(q)), 0.005, "q=%v", q)
 	}
 	assert.Equal(t, vals[len(vals)-1], h.quantile(1))
@@ -333,11 +333,11 @@ func TestHistogramQuantiles(t *testing.T) {
 
 func TestQuantileSorted(t *testing.T) {
 	v := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
-	assert.Equal(t, time.Duration(5), quantileSorted(v, 0.5))
-	assert.Equal(t, time.Duration(10), quantileSorted(v, 0.95))
-	assert.Equal(t, time.Duration(10), quantileSorted(v, 0.99))
-	assert.Equal(t, time.Duration(1), quantileSorted(v, 0))
-	assert.Equal(t, time.Duration(0), quantileSorted(nil, 0.5))
+	assert.Equal(t, time.Duration(5), NearestRank(v, 0.5))
+	assert.Equal(t, time.Duration(10), NearestRank(v, 0.95))
+	assert.Equal(t, time.Duration(10), NearestRank(v, 0.99))
+	assert.Equal(t, time.Duration(1), NearestRank(v, 0))
+	assert.Equal(t, time.Duration(0), NearestRank(nil, 0.5))
 }
 
 // vegeta sends the last request of an attack right at its duration; it
@@ -359,4 +359,15 @@ func TestAggregateLastRequestAtDuration(t *testing.T) {
 	assert.Equal(t, int64(1), s.Series[0].Requests)
 	assert.Equal(t, int64(3), s.Series[1].Requests)
 	assert.InDelta(t, 2, s.Series[1].Requested, 1e-9)
+}
+
+func TestNearestRank(t *testing.T) {
+	lat := make([]time.Duration, 200)
+	for i := range lat {
+		lat[i] = time.Duration(i+1) * time.Millisecond
+	}
+	assert.Equal(t, 100*ms, NearestRank(lat, 0.50))
+	assert.Equal(t, 198*ms, NearestRank(lat, 0.99))
+	assert.Equal(t, 7*ms, NearestRank([]time.Duration{7 * time.Millisecond}, 0.99))
+	assert.Zero(t, NearestRank(nil, 0.5))
 }

@@ -86,8 +86,9 @@ func (h *histogram) quantile(q float64) time.Duration {
 	return h.max
 }
 
-// quantileSorted returns the nearest-rank q-quantile of sorted values.
-func quantileSorted(sorted []time.Duration, q float64) time.Duration {
+// NearestRank returns the nearest-rank q-quantile of sorted values, 0 for
+// none: the one percentile definition of the load generator and the scores.
+func NearestRank(sorted []time.Duration, q float64) time.Duration {
 	n := len(sorted)
 	if n == 0 {
 		return 0

@@ -9,13 +9,10 @@ package reports
 // <title> elements (markers) and a little inline script (the series).
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/blastradius/blastradius/harness/results"
@@ -131,192 +128,263 @@ func (n num) MarshalJSON() ([]byte, error) {
 
 // bin is one point of a downsampled series.
 type bin struct {
-	req, fail []float64 // per version, counts
+	req, fail []float64 // per version: counts, then per second (perSecond)
 	p99       []float64 // per version, ms (max over the bin)
 }
 
-// rolloutMsg parses the watcher's rollout summaries
-// ("phase Paused step 3/6 weight 20 abort false CanaryPauseStep").
-var rolloutMsg = regexp.MustCompile(`^phase (\S*) step (\d+)/(\d+) weight (\d+) abort (true|false)`)
+// chartLayout is what the panels of one chart share: the run, the axis, the
+// panels' positions, the versions and their colors, and the binned series.
+// buildChart fills it in order; each panel function draws one panel into c.
+type chartLayout struct {
+	r  *results.Run
+	c  *svgChart
+	id string
+
+	// The axis, in seconds since the candidate was applied.
+	x0, x1 float64
+	// The series' first and last second (maxIdx < minIdx when empty).
+	minIdx, maxIdx int
+
+	reqTop, errTop, p99Top, wTop, laneTop, plotBottom float64
+
+	// versions are stable, candidate, the others sorted, then unattributed
+	// when any request was; versions[:nv] are the attributed ones.
+	versions               []string
+	nv                     int
+	colors, strokes, fills []string
+	variants               []bool
+
+	k    int   // seconds per bin
+	bins []bin // the downsampled series
+
+	weights []weightStep // configured weight of the candidate; nil when none
+	candIdx int          // the candidate in versions; -1 when it served nothing
+	share   []float64    // candidate share per bin, %; -1 when none
+}
 
 // buildChart lays out the timeline of r; nil when there is nothing to draw.
 func buildChart(id string, r *results.Run, maxPoints int) *svgChart {
 	if r.AppliedAt.IsZero() || (len(r.Series) == 0 && len(r.Events) == 0) {
 		return nil
 	}
-	rel := func(t time.Time) float64 { return t.Sub(r.AppliedAt).Seconds() }
+	l := &chartLayout{r: r, id: id, c: &svgChart{ID: id, W: chartW}}
+	l.axis()
+	l.panels()
+	l.collectVersions()
+	l.binSeries(maxPoints)
+	l.versionColors()
+	l.requestsPanel()
+	l.errorAndLatencyPanels()
+	l.weightPanel()
+	l.analysisLane()
+	l.shades()
+	l.markers()
+	l.xAxis()
+	l.c.Data = l.hoverData()
+	return l.c
+}
 
-	// The axis: from the candidate (or the first second of the series, if
-	// earlier) to the end of the run.
-	x0, x1 := 0.0, 1.0
-	minIdx, maxIdx := 0, -1
+// rel is t in seconds since the candidate was applied.
+func (l *chartLayout) rel(t time.Time) float64 { return t.Sub(l.r.AppliedAt).Seconds() }
+
+// xOf places a time of the axis, clamped to the plot.
+func (l *chartLayout) xOf(t float64) float64 {
+	t = math.Max(l.x0, math.Min(l.x1, t))
+	return plotLeft + (t-l.x0)/(l.x1-l.x0)*plotW
+}
+
+// inAxis reports whether a time falls on the axis.
+func (l *chartLayout) inAxis(t float64) bool { return t >= l.x0 && t <= l.x1 }
+
+// binX is a bin's center.
+func (l *chartLayout) binX(i int) float64 {
+	if len(l.bins) == 1 {
+		return l.xOf(float64(l.minIdx) + 0.5)
+	}
+	return l.xOf(l.binMid(i))
+}
+
+// binMid is the middle of a bin, in seconds of the axis.
+func (l *chartLayout) binMid(i int) float64 {
+	return float64(l.minIdx) + (float64(i)+0.5)*float64(l.k)
+}
+
+// axis spans from the candidate (or the first second of the series, if
+// earlier) to the end of the run, or to a decision shortly after it.
+func (l *chartLayout) axis() {
+	r := l.r
+	l.x0, l.x1 = 0, 1
+	l.minIdx, l.maxIdx = 0, -1
 	for i, s := range r.Series {
-		if i == 0 || s.Index < minIdx {
-			minIdx = s.Index
+		if i == 0 || s.Index < l.minIdx {
+			l.minIdx = s.Index
 		}
-		if s.Index > maxIdx {
-			maxIdx = s.Index
-		}
+		l.maxIdx = max(l.maxIdx, s.Index)
 	}
 	if len(r.Series) > 0 {
-		x0 = math.Min(0, float64(minIdx))
-		x1 = math.Max(x1, float64(maxIdx+1))
+		l.x0 = math.Min(0, float64(l.minIdx))
+		l.x1 = math.Max(l.x1, float64(l.maxIdx+1))
 	}
 	if !r.EndedAt.IsZero() && r.EndedAt.After(r.AppliedAt) {
-		x1 = math.Max(x1, rel(r.EndedAt))
+		l.x1 = math.Max(l.x1, l.rel(r.EndedAt))
 	}
 	for _, e := range r.Events {
-		if t := rel(e.Time); t > x1 && isDecision(e.Kind) && t < x1+600 {
-			x1 = t
+		if t := l.rel(e.Time); t > l.x1 && e.Kind.IsDecision() && t < l.x1+600 {
+			l.x1 = t
 		}
 	}
-	xOf := func(t float64) float64 {
-		t = math.Max(x0, math.Min(x1, t))
-		return plotLeft + (t-x0)/(x1-x0)*plotW
-	}
+}
 
-	c := &svgChart{ID: id, W: chartW}
+// panels stacks the panels from the top.
+func (l *chartLayout) panels() {
 	y := chartTop
-	reqTop := y
-	y += reqH + panelGap
-	errTop := y
-	y += errH + panelGap
-	p99Top := y
-	y += p99H + panelGap
-	wTop := y
-	y += weightH + panelGap/2
-	laneTop := y
-	y += laneH
-	plotBottom := y
-	c.H = y + axisH
+	next := func(h float64) float64 { top := y; y += h; return top }
+	l.reqTop = next(reqH + panelGap)
+	l.errTop = next(errH + panelGap)
+	l.p99Top = next(p99H + panelGap)
+	l.wTop = next(weightH + panelGap/2)
+	l.laneTop = next(laneH)
+	l.plotBottom = y
+	l.c.H = y + axisH
+}
 
-	// Versions, in a stable order: stable, candidate, the rest, unattributed.
-	versions := []string{}
+// collectVersions orders the versions stably: stable, candidate, the rest
+// sorted, unattributed last.
+func (l *chartLayout) collectVersions() {
+	r := l.r
 	seen := map[string]bool{}
-	addV := func(v string) {
+	add := func(v string) {
 		if v != "" && !seen[v] {
 			seen[v] = true
-			versions = append(versions, v)
+			l.versions = append(l.versions, v)
 		}
 	}
-	addV(r.Stable)
-	addV(r.Candidate)
+	add(r.Stable)
+	add(r.Candidate)
 	var others []string
-	hasUnattr := false
+	unattributed := false
 	for _, s := range r.Series {
 		for v, vs := range s.Versions {
 			if !seen[v] && !slices.Contains(others, v) && vs.Requests > 0 {
 				others = append(others, v)
 			}
 		}
-		if s.Unattributed.Requests > 0 {
-			hasUnattr = true
-		}
+		unattributed = unattributed || s.Unattributed.Requests > 0
 	}
 	slices.Sort(others)
 	for _, v := range others {
-		addV(v)
+		add(v)
 	}
-	nv := len(versions)
-	if hasUnattr {
-		versions = append(versions, unattrName)
+	l.nv = len(l.versions)
+	if unattributed {
+		l.versions = append(l.versions, unattrName)
 	}
+}
 
-	// Downsample into bins of k seconds.
-	nsec := maxIdx - minIdx + 1
-	if len(r.Series) == 0 {
-		nsec = 0
+// binSeries downsamples the series into bins of k seconds: requests and
+// failures per second, p99 the worst of the bin.
+func (l *chartLayout) binSeries(maxPoints int) {
+	nsec := 0
+	if len(l.r.Series) > 0 {
+		nsec = l.maxIdx - l.minIdx + 1
 	}
-	k := 1
+	l.k = 1
 	if nsec > maxPoints {
-		k = (nsec + maxPoints - 1) / maxPoints
+		l.k = (nsec + maxPoints - 1) / maxPoints
 	}
-	c.Binned = k
-	nb := 0
-	if nsec > 0 {
-		nb = (nsec + k - 1) / k
+	l.c.Binned = l.k
+	nb := (nsec + l.k - 1) / l.k
+	l.bins = make([]bin, nb)
+	for i := range l.bins {
+		l.bins[i] = newBin(len(l.versions))
 	}
-	bins := make([]bin, nb)
-	binSecs := make([]float64, nb) // seconds of data per bin (the last may be partial)
-	for i := range bins {
-		bins[i] = bin{req: make([]float64, len(versions)), fail: make([]float64, len(versions)), p99: make([]float64, len(versions))}
-		for j := range bins[i].p99 {
-			bins[i].p99[j] = -1
-		}
-	}
-	for _, s := range r.Series {
-		b := (s.Index - minIdx) / k
-		binSecs[b]++
-		for j, v := range versions {
-			var requests, failed int64
-			var p99 time.Duration
-			if j < nv {
-				vs := s.Versions[v]
-				requests, failed, p99 = vs.Requests, vs.Failed, vs.P99
-			} else {
-				requests, failed, p99 = s.Unattributed.Requests, s.Unattributed.Failed, s.Unattributed.P99
+	secs := make([]float64, nb) // seconds of data per bin (the last may be partial)
+	for _, s := range l.r.Series {
+		b := (s.Index - l.minIdx) / l.k
+		secs[b]++
+		for j, v := range l.versions {
+			vs := s.Unattributed
+			if j < l.nv {
+				vs = s.Versions[v]
 			}
-			bins[b].req[j] += float64(requests)
-			bins[b].fail[j] += float64(failed)
-			if requests > 0 {
-				bins[b].p99[j] = math.Max(bins[b].p99[j], float64(p99)/1e6)
-			}
+			l.bins[b].add(j, vs)
 		}
 	}
-	// Rates per second: bins hold k seconds (or fewer when the series has a
-	// hole, or at the end).
-	for i := range bins {
-		d := math.Max(binSecs[i], 1)
-		for j := range versions {
-			bins[i].req[j] /= d
-			bins[i].fail[j] /= d
-		}
+	// Rates per second: bins hold k seconds, or fewer when the series has
+	// a hole, or at the end.
+	for i := range l.bins {
+		l.bins[i].perSecond(math.Max(secs[i], 1))
 	}
-	binX := func(i int) float64 { // a bin's center
-		return xOf(float64(minIdx) + (float64(i)+0.5)*float64(k))
-	}
-	if nb == 1 {
-		binX = func(int) float64 { return xOf(float64(minIdx) + 0.5) }
-	}
+}
 
-	// Colors and patterns.
-	colors := make([]string, len(versions))
-	strokes := make([]string, len(versions))
-	fills := make([]string, len(versions))
-	variants := make([]bool, len(versions))
-	for j, v := range versions {
-		if j >= nv {
-			colors[j], strokes[j], fills[j] = unattributedColor, darker(unattributedColor), unattributedColor
-			c.Legend = append(c.Legend, legendItem{Name: v, Color: colors[j], Stroke: strokes[j], Fill: fills[j], Kind: "version"})
+func newBin(versions int) bin {
+	b := bin{req: make([]float64, versions), fail: make([]float64, versions), p99: make([]float64, versions)}
+	for j := range b.p99 {
+		b.p99[j] = -1
+	}
+	return b
+}
+
+// add counts one second of version j into the bin.
+func (b *bin) add(j int, vs results.VersionSecond) {
+	b.req[j] += float64(vs.Requests)
+	b.fail[j] += float64(vs.Failed)
+	if vs.Requests > 0 {
+		b.p99[j] = math.Max(b.p99[j], float64(vs.P99)/1e6)
+	}
+}
+
+// perSecond turns the bin's counts over d seconds into rates.
+func (b *bin) perSecond(d float64) {
+	for j := range b.req {
+		b.req[j] /= d
+		b.fail[j] /= d
+	}
+}
+
+// versionColors gives each version its color, a hatch pattern for a
+// variant, and its legend entry.
+func (l *chartLayout) versionColors() {
+	n := len(l.versions)
+	l.colors, l.strokes, l.fills, l.variants = make([]string, n), make([]string, n), make([]string, n), make([]bool, n)
+	c := l.c
+	for j, v := range l.versions {
+		if j >= l.nv {
+			l.colors[j], l.strokes[j], l.fills[j] = unattributedColor, darker(unattributedColor), unattributedColor
+			c.Legend = append(c.Legend, legendItem{Name: v, Color: l.colors[j], Stroke: l.strokes[j], Fill: l.fills[j], Kind: "version"})
 			continue
 		}
 		col, variant := versionColor(v)
-		colors[j], strokes[j], fills[j], variants[j] = col, col, col, variant
+		l.colors[j], l.strokes[j], l.fills[j], l.variants[j] = col, col, col, variant
 		if variant {
-			strokes[j] = darker(col)
-			pid := fmt.Sprintf("%s-p%d", id, j)
-			c.Patterns = append(c.Patterns, svgPattern{ID: pid, Color: col, Stroke: strokes[j]})
-			fills[j] = "url(#" + pid + ")"
+			l.strokes[j] = darker(col)
+			pid := fmt.Sprintf("%s-p%d", l.id, j)
+			c.Patterns = append(c.Patterns, svgPattern{ID: pid, Color: col, Stroke: l.strokes[j]})
+			l.fills[j] = "url(#" + pid + ")"
 		}
-		c.Legend = append(c.Legend, legendItem{Name: v, Color: col, Stroke: strokes[j], Fill: fills[j], Variant: variant, Kind: "version"})
+		c.Legend = append(c.Legend, legendItem{Name: v, Color: col, Stroke: l.strokes[j], Fill: l.fills[j], Variant: variant, Kind: "version"})
 	}
+}
 
-	// Panel frames and y ticks.
-	panel := func(top, h float64, label string, max float64, unit string) {
-		c.Grid = append(c.Grid, svgLine{X1: plotLeft, Y1: top + h, X2: plotLeft + plotW, Y2: top + h, Class: "axis"})
-		c.Grid = append(c.Grid, svgLine{X1: plotLeft, Y1: top, X2: plotLeft + plotW, Y2: top, Class: "grid"})
-		c.Grid = append(c.Grid, svgLine{X1: plotLeft, Y1: top + h/2, X2: plotLeft + plotW, Y2: top + h/2, Class: "grid"})
-		c.Texts = append(c.Texts,
-			svgText{X: plotLeft - 4, Y: top + 4, Anchor: "end", Class: "tick", Text: fmtTick(max) + unit},
-			svgText{X: plotLeft - 4, Y: top + h/2 + 3, Anchor: "end", Class: "tick", Text: fmtTick(max/2) + unit},
-			svgText{X: plotLeft - 4, Y: top + h, Anchor: "end", Class: "tick", Text: "0"},
-			svgText{X: plotLeft + 4, Y: top - 4, Anchor: "start", Class: "plabel", Text: label},
-		)
-	}
+// panel draws a panel's frame, y ticks and label.
+func (l *chartLayout) panel(top, h float64, label string, max float64, unit string) {
+	c := l.c
+	c.Grid = append(c.Grid,
+		svgLine{X1: plotLeft, Y1: top + h, X2: plotLeft + plotW, Y2: top + h, Class: "axis"},
+		svgLine{X1: plotLeft, Y1: top, X2: plotLeft + plotW, Y2: top, Class: "grid"},
+		svgLine{X1: plotLeft, Y1: top + h/2, X2: plotLeft + plotW, Y2: top + h/2, Class: "grid"})
+	c.Texts = append(c.Texts,
+		svgText{X: plotLeft - 4, Y: top + 4, Anchor: "end", Class: "tick", Text: fmtTick(max) + unit},
+		svgText{X: plotLeft - 4, Y: top + h/2 + 3, Anchor: "end", Class: "tick", Text: fmtTick(max/2) + unit},
+		svgText{X: plotLeft - 4, Y: top + h, Anchor: "end", Class: "tick", Text: "0"},
+		svgText{X: plotLeft + 4, Y: top - 4, Anchor: "start", Class: "plabel", Text: label},
+	)
+}
 
-	// Requests per second, stacked by version.
+// requestsPanel stacks the requests per second by version.
+func (l *chartLayout) requestsPanel() {
 	reqMax := 1.0
-	for _, b := range bins {
+	for _, b := range l.bins {
 		sum := 0.0
 		for _, q := range b.req {
 			sum += q
@@ -325,416 +393,323 @@ func buildChart(id string, r *results.Run, maxPoints int) *svgChart {
 	}
 	reqMax = niceCeil(reqMax * 1.05)
 	label := "requests/s by version"
-	if k > 1 {
-		label += fmt.Sprintf(" (mean over %d s)", k)
+	if l.k > 1 {
+		label += fmt.Sprintf(" (mean over %d s)", l.k)
 	}
-	panel(reqTop, reqH, label, reqMax, "")
-	if nb > 0 {
-		base := make([]float64, nb)
-		yq := func(v float64) float64 { return reqTop + reqH - v/reqMax*reqH }
-		for j := range versions {
-			var p pathBuilder
-			top := make([]float64, nb)
-			any := false
-			for i := range bins {
-				top[i] = base[i] + bins[i].req[j]
-				if bins[i].req[j] > 0 {
-					any = true
-				}
-			}
-			if !any {
-				continue
-			}
-			for i := range bins {
-				p.to(binX(i), yq(top[i]))
-			}
-			for i := nb - 1; i >= 0; i-- {
-				p.to(binX(i), yq(base[i]))
-			}
-			p.close()
-			stroke := strokes[j]
-			c.Areas = append(c.Areas, svgPath{D: p.String(), Fill: fills[j], Stroke: stroke, Class: "area",
-				Title: versions[j]})
-			copy(base, top)
+	l.panel(l.reqTop, reqH, label, reqMax, "")
+	yq := func(v float64) float64 { return l.reqTop + reqH - v/reqMax*reqH }
+	base := make([]float64, len(l.bins))
+	for j := range l.versions {
+		top := make([]float64, len(l.bins))
+		served := false
+		for i, b := range l.bins {
+			top[i] = base[i] + b.req[j]
+			served = served || b.req[j] > 0
 		}
+		if !served {
+			continue
+		}
+		var p pathBuilder
+		for i := range l.bins {
+			p.to(l.binX(i), yq(top[i]))
+		}
+		for i := len(l.bins) - 1; i >= 0; i-- {
+			p.to(l.binX(i), yq(base[i]))
+		}
+		p.close()
+		l.c.Areas = append(l.c.Areas, svgPath{D: p.String(), Fill: l.fills[j], Stroke: l.strokes[j], Class: "area", Title: l.versions[j]})
+		base = top
 	}
+}
 
-	// Error rate and p99 by version.
+// errorAndLatencyPanels draw the error rate and the p99 latency by
+// version, and the SLO.
+func (l *chartLayout) errorAndLatencyPanels() {
 	errMax, p99Max := 1.0, 1.0
-	for _, b := range bins {
-		for j := range versions {
+	for _, b := range l.bins {
+		for j := range l.versions {
 			if b.req[j] > 0 {
 				errMax = math.Max(errMax, 100*b.fail[j]/b.req[j])
 			}
 			p99Max = math.Max(p99Max, b.p99[j])
 		}
 	}
-	slo := r.Load.SLOSeconds * 1000
+	slo := l.r.Load.SLOSeconds * 1000
 	if slo > 0 {
 		p99Max = math.Max(p99Max, slo)
 	}
 	errMax = math.Min(niceCeil(errMax*1.05), 100)
 	p99Max = niceCeil(p99Max * 1.05)
-	panel(errTop, errH, "error rate by version", errMax, "%")
-	panel(p99Top, p99H, "p99 latency by version", p99Max, " ms")
-	for j := range versions {
-		var pe, pl pathBuilder
-		for i, b := range bins {
-			if b.req[j] <= 0 {
-				pe.gap()
-				pl.gap()
-				continue
-			}
-			pe.to(binX(i), errTop+errH-math.Min(100*b.fail[j]/b.req[j], errMax)/errMax*errH)
-			pl.to(binX(i), p99Top+p99H-math.Min(b.p99[j], p99Max)/p99Max*p99H)
-		}
-		dash := ""
-		if variants[j] {
-			dash = "5 2"
-		}
-		if !pe.empty() {
-			if anyFailed(bins, j) { // a line of zeros would only hide the axis
-				c.Lines = append(c.Lines, svgPath{D: pe.String(), Stroke: strokes[j], Dash: dash, Class: "line", Title: versions[j] + " error rate"})
-			}
-			c.Lines = append(c.Lines, svgPath{D: pl.String(), Stroke: strokes[j], Dash: dash, Class: "line", Title: versions[j] + " p99"})
-		}
+	l.panel(l.errTop, errH, "error rate by version", errMax, "%")
+	l.panel(l.p99Top, p99H, "p99 latency by version", p99Max, " ms")
+	for j := range l.versions {
+		l.versionLines(j, errMax, p99Max)
 	}
 	if slo > 0 {
-		ys := p99Top + p99H - slo/p99Max*p99H
-		c.Lines = append(c.Lines, svgPath{D: fmt.Sprintf("M%s,%sH%s", f1(plotLeft), f1(ys), f1(plotLeft+plotW)), Class: "slo",
+		ys := l.p99Top + p99H - slo/p99Max*p99H
+		l.c.Lines = append(l.c.Lines, svgPath{D: fmt.Sprintf("M%s,%sH%s", f1(plotLeft), f1(ys), f1(plotLeft+plotW)), Class: "slo",
 			Title: fmt.Sprintf("SLO %g ms: slower responses count as failed", slo)})
-		c.Texts = append(c.Texts, svgText{X: plotLeft + plotW - 2, Y: ys - 3, Anchor: "end", Class: "tick", Text: "SLO"})
+		l.c.Texts = append(l.c.Texts, svgText{X: plotLeft + plotW - 2, Y: ys - 3, Anchor: "end", Class: "tick", Text: "SLO"})
 	}
+}
 
-	// Weight: the canary weight from the rollout's steps, or the blue-green
-	// switch, and the candidate's observed share of the traffic.
-	weights, wlabel := weightSteps(r, rel)
-	yw := func(v float64) float64 { return wTop + weightH - v/100*weightH }
-	panel(wTop, weightH, wlabel, 100, "%")
+// versionLines draws version j's error rate and p99 lines, broken where
+// it served nothing.
+func (l *chartLayout) versionLines(j int, errMax, p99Max float64) {
+	var pe, pl pathBuilder
+	failed := false
+	for i, b := range l.bins {
+		failed = failed || b.fail[j] > 0
+		if b.req[j] <= 0 {
+			pe.gap()
+			pl.gap()
+			continue
+		}
+		pe.to(l.binX(i), l.errTop+errH-math.Min(100*b.fail[j]/b.req[j], errMax)/errMax*errH)
+		pl.to(l.binX(i), l.p99Top+p99H-math.Min(b.p99[j], p99Max)/p99Max*p99H)
+	}
+	if pe.empty() {
+		return
+	}
+	dash := ""
+	if l.variants[j] {
+		dash = "5 2"
+	}
+	name, stroke := l.versions[j], l.strokes[j]
+	if failed { // a line of zeros would only hide the axis
+		l.c.Lines = append(l.c.Lines, svgPath{D: pe.String(), Stroke: stroke, Dash: dash, Class: "line", Title: name + " error rate"})
+	}
+	l.c.Lines = append(l.c.Lines, svgPath{D: pl.String(), Stroke: stroke, Dash: dash, Class: "line", Title: name + " p99"})
+}
+
+// yWeight places a percentage in the weight panel.
+func (l *chartLayout) yWeight(v float64) float64 { return l.wTop + weightH - v/100*weightH }
+
+// weightPanel draws the configured weight of the candidate (the canary
+// weight from the rollout's steps, or the blue-green switch) and its
+// observed share of the traffic.
+func (l *chartLayout) weightPanel() {
+	weights, label := weightSteps(l.r, l.rel)
+	l.weights = weights
+	l.panel(l.wTop, weightH, label, 100, "%")
 	if len(weights) > 0 {
 		var p pathBuilder
-		p.to(xOf(x0), yw(weights[0].w))
+		p.to(l.xOf(l.x0), l.yWeight(weights[0].w))
 		for i, w := range weights {
 			if i > 0 {
-				p.to(xOf(w.t), yw(weights[i-1].w))
+				p.to(l.xOf(w.t), l.yWeight(weights[i-1].w))
 			}
-			p.to(xOf(w.t), yw(w.w))
+			p.to(l.xOf(w.t), l.yWeight(w.w))
 		}
-		p.to(xOf(x1), yw(weights[len(weights)-1].w))
-		c.Lines = append(c.Lines, svgPath{D: p.String(), Class: "weight", Title: "configured weight of the candidate"})
-		c.Legend = append(c.Legend, legendItem{Name: "configured weight", Kind: "weight"})
+		p.to(l.xOf(l.x1), l.yWeight(weights[len(weights)-1].w))
+		l.c.Lines = append(l.c.Lines, svgPath{D: p.String(), Class: "weight", Title: "configured weight of the candidate"})
+		l.c.Legend = append(l.c.Legend, legendItem{Name: "configured weight", Kind: "weight"})
 	}
-	candIdx := slices.Index(versions, r.Candidate)
-	share := make([]float64, nb)
-	if candIdx >= 0 && candIdx < nv {
-		var p pathBuilder
-		for i, b := range bins {
-			attr := 0.0
-			for j := 0; j < nv; j++ {
-				attr += b.req[j]
-			}
-			share[i] = -1
-			if attr <= 0 {
-				p.gap()
-				continue
-			}
-			share[i] = 100 * b.req[candIdx] / attr
-			p.to(binX(i), yw(share[i]))
-		}
-		if !p.empty() {
-			c.Lines = append(c.Lines, svgPath{D: p.String(), Stroke: strokes[candIdx], Class: "share", Title: "candidate share of the traffic"})
-			c.Legend = append(c.Legend, legendItem{Name: "candidate share", Color: colors[candIdx], Stroke: strokes[candIdx], Kind: "share"})
-		}
-	}
+	l.shareLine()
+}
 
-	// Analysis lane: Argo's measurements above, the analyzer's answers below.
-	c.Texts = append(c.Texts,
-		svgText{X: plotLeft - 4, Y: laneTop + 10, Anchor: "end", Class: "tick", Text: "Argo"},
-		svgText{X: plotLeft - 4, Y: laneTop + 25, Anchor: "end", Class: "tick", Text: "analyzer"},
+// shareLine draws the candidate's share of the attributed requests.
+func (l *chartLayout) shareLine() {
+	l.candIdx = slices.Index(l.versions[:l.nv], l.r.Candidate)
+	l.share = make([]float64, len(l.bins))
+	if l.candIdx < 0 {
+		return
+	}
+	var p pathBuilder
+	for i, b := range l.bins {
+		attributed := 0.0
+		for _, q := range b.req[:l.nv] {
+			attributed += q
+		}
+		l.share[i] = -1
+		if attributed <= 0 {
+			p.gap()
+			continue
+		}
+		l.share[i] = 100 * b.req[l.candIdx] / attributed
+		p.to(l.binX(i), l.yWeight(l.share[i]))
+	}
+	if !p.empty() {
+		stroke := l.strokes[l.candIdx]
+		l.c.Lines = append(l.c.Lines, svgPath{D: p.String(), Stroke: stroke, Class: "share", Title: "candidate share of the traffic"})
+		l.c.Legend = append(l.c.Legend, legendItem{Name: "candidate share", Color: l.colors[l.candIdx], Stroke: stroke, Kind: "share"})
+	}
+}
+
+// analysisLane marks Argo's measurements above and the analyzer's answers
+// below.
+func (l *chartLayout) analysisLane() {
+	top := l.laneTop
+	l.c.Texts = append(l.c.Texts,
+		svgText{X: plotLeft - 4, Y: top + 10, Anchor: "end", Class: "tick", Text: "Argo"},
+		svgText{X: plotLeft - 4, Y: top + 25, Anchor: "end", Class: "tick", Text: "analyzer"},
 	)
-	c.Grid = append(c.Grid, svgLine{X1: plotLeft, Y1: laneTop + 15, X2: plotLeft + plotW, Y2: laneTop + 15, Class: "grid"})
-	for _, e := range r.Events {
-		t := rel(e.Time)
-		if e.Kind != "measurement" || t < x0 || t > x1 {
-			continue
+	l.c.Grid = append(l.c.Grid, svgLine{X1: plotLeft, Y1: top + 15, X2: plotLeft + plotW, Y2: top + 15, Class: "grid"})
+	for _, e := range l.r.Events {
+		if t := l.rel(e.Time); e.Kind == results.EventMeasurement && e.Measurement != nil && l.inAxis(t) {
+			l.c.Marks = append(l.c.Marks, svgMark{X: l.xOf(t), Y: top + 7, Class: phaseClass(e.Measurement.Phase),
+				Title: clip(l.measurementTitle(t, e.Measurement), 600)})
 		}
-		cls := map[string]string{"Successful": "pass", "Failed": "fail"}[e.Phase]
-		if cls == "" {
-			cls = "other"
-		}
-		title := fmt.Sprintf("%.1fs Argo measurement %s", t, e.Phase)
-		if len(r.Analysis) == 0 { // else the analyzer's row explains
-			title += ": " + measurementText(e.Value)
-		} else if v, ok := measurementValue(e.Value); ok {
-			title += fmt.Sprintf(", value %g", v)
-		}
-		c.Marks = append(c.Marks, svgMark{X: xOf(t), Y: laneTop + 7, Class: cls, Title: clip(title, 600)})
 	}
-	for _, a := range r.Analysis {
-		t := rel(a.Time)
-		if t < x0 || t > x1 {
-			continue
+	for _, a := range l.r.Analysis {
+		if t := l.rel(a.Time); l.inAxis(t) {
+			title := fmt.Sprintf("%.1fs analyzer %s: %s, value %g, p99 %gs, %g requests: %s", t, a.Analyzer, a.Verdict,
+				a.Value, a.P99Seconds, a.Requests, a.Explanation)
+			if a.Error != "" {
+				title += " (error: " + a.Error + ")"
+			}
+			l.c.Marks = append(l.c.Marks, svgMark{X: l.xOf(t), Y: top + 23, Class: verdictMarkClass(a.Verdict), Title: clip(title, 600)})
 		}
-		cls := map[string]string{"pass": "pass", "fail": "fail"}[a.Verdict]
-		if cls == "" {
-			cls = "other"
-		}
-		title := fmt.Sprintf("%.1fs analyzer %s: %s, value %g, p99 %gs, %g requests: %s", t, a.Analyzer, a.Verdict,
-			a.Value, a.P99Seconds, a.Requests, a.Explanation)
-		if a.Error != "" {
-			title += " (error: " + a.Error + ")"
-		}
-		c.Marks = append(c.Marks, svgMark{X: xOf(t), Y: laneTop + 23, Class: cls, Title: clip(title, 600)})
 	}
+}
 
-	// Shades, drawn under everything: the blast radius window and faults.
-	stop := -1.0
-	if p := r.Timing.TimeToAbortSeconds; p != nil {
-		stop = *p
+// measurementTitle says what Argo measured; the analyzer's own row
+// explains the measurement when the run recorded its calls.
+func (l *chartLayout) measurementTitle(t float64, m *results.Measurement) string {
+	title := fmt.Sprintf("%.1fs Argo measurement %s", t, m.Phase)
+	if len(l.r.Analysis) == 0 {
+		return title + ": " + measurementText(m.Value)
 	}
-	wEnd := x1
-	winTitle := "blast radius window: from the candidate to the end of the run"
-	if stop >= 0 {
-		rec := 0.0
-		if p := r.Timing.TimeToRecoverSeconds; p != nil {
-			rec = *p
+	if v, ok := measurementValue(m.Value); ok {
+		title += fmt.Sprintf(", value %g", v)
+	}
+	return title
+}
+
+// phaseClass is the mark class of a measurement phase.
+func phaseClass(p results.MeasurementPhase) string {
+	return markClass(p == results.MeasurementSuccessful, p == results.MeasurementFailed)
+}
+
+// verdictMarkClass is the mark class of an analyzer's verdict.
+func verdictMarkClass(v results.AnalysisVerdict) string {
+	return markClass(v == results.AnalysisPass, v == results.AnalysisFail)
+}
+
+// markClass is pass, fail, or other for an inconclusive or failed
+// measurement.
+func markClass(pass, fail bool) string {
+	switch {
+	case pass:
+		return "pass"
+	case fail:
+		return "fail"
+	}
+	return "other"
+}
+
+// shades are drawn under everything: the blast radius window, then the
+// faults.
+func (l *chartLayout) shades() {
+	t := l.r.Timing
+	end, title := l.x1, "blast radius window: from the candidate to the end of the run"
+	if t.TimeToAbortSeconds != nil && *t.TimeToAbortSeconds >= 0 {
+		stop, rec := *t.TimeToAbortSeconds, 0.0
+		if t.TimeToRecoverSeconds != nil {
+			rec = *t.TimeToRecoverSeconds
 		}
-		wEnd = stop + rec
-		winTitle = fmt.Sprintf("blast radius window: from the candidate to the stop at %.1fs plus %.1fs until no user reached it", stop, rec)
+		end = stop + rec
+		title = fmt.Sprintf("blast radius window: from the candidate to the stop at %.1fs plus %.1fs until no user reached it", stop, rec)
 	}
-	if wEnd > 0 {
-		c.Shades = append(c.Shades, svgRect{X: xOf(0), Y: chartTop, W: math.Max(xOf(wEnd)-xOf(0), 1), H: plotBottom - chartTop,
-			Class: "blast", Title: winTitle})
+	if end > 0 {
+		l.c.Shades = append(l.c.Shades, l.span(0, end, "blast", title))
 	}
-	for _, f := range faultSpans(r, rel) {
-		if f.to < x0 || f.from > x1 {
+	for _, f := range faultSpans(l.r, l.rel) {
+		if f.to < l.x0 || f.from > l.x1 {
 			continue
 		}
 		if f.to > f.from {
-			c.Shades = append(c.Shades, svgRect{X: xOf(f.from), Y: chartTop, W: math.Max(xOf(f.to)-xOf(f.from), 1), H: plotBottom - chartTop,
-				Class: "fault", Title: f.title})
+			l.c.Shades = append(l.c.Shades, l.span(f.from, f.to, "fault", f.title))
 		}
-		c.VLines = append(c.VLines, svgLine{X1: xOf(f.from), Y1: chartTop, X2: xOf(f.from), Y2: plotBottom, Class: "fault", Title: f.title})
+		l.c.VLines = append(l.c.VLines, svgLine{X1: l.xOf(f.from), Y1: chartTop, X2: l.xOf(f.from), Y2: l.plotBottom, Class: "fault", Title: f.title})
 	}
+}
 
-	// Vertical markers: the candidate, the onset, the decision.
-	c.VLines = append(c.VLines, svgLine{X1: xOf(0), Y1: chartTop - 6, X2: xOf(0), Y2: plotBottom, Class: "applied",
-		Title: "candidate " + r.Candidate + " applied"})
-	if p := r.Timing.FaultOnsetSeconds; p != nil {
-		c.VLines = append(c.VLines, svgLine{X1: xOf(*p), Y1: chartTop, X2: xOf(*p), Y2: plotBottom, Class: "onset",
+// span is a shade over the whole height of the plot, at least 1 unit wide.
+func (l *chartLayout) span(from, to float64, class, title string) svgRect {
+	return svgRect{X: l.xOf(from), Y: chartTop, W: math.Max(l.xOf(to)-l.xOf(from), 1), H: l.plotBottom - chartTop,
+		Class: class, Title: title}
+}
+
+// markers are the vertical lines of the candidate, the onset and the
+// decision.
+func (l *chartLayout) markers() {
+	c, bottom := l.c, l.plotBottom
+	c.VLines = append(c.VLines, svgLine{X1: l.xOf(0), Y1: chartTop - 6, X2: l.xOf(0), Y2: bottom, Class: "applied",
+		Title: "candidate " + l.r.Candidate + " applied"})
+	if p := l.r.Timing.FaultOnsetSeconds; p != nil {
+		c.VLines = append(c.VLines, svgLine{X1: l.xOf(*p), Y1: chartTop, X2: l.xOf(*p), Y2: bottom, Class: "onset",
 			Title: fmt.Sprintf("onset at %.1fs: the first failure of the candidate or the first fault", *p)})
 	}
-	for _, e := range r.Events {
-		t := rel(e.Time)
-		if !isDecision(e.Kind) || t < x0 || t > x1 {
+	for _, e := range l.r.Events {
+		t := l.rel(e.Time)
+		if !e.Kind.IsDecision() || !l.inAxis(t) {
 			continue
 		}
-		c.VLines = append(c.VLines, svgLine{X1: xOf(t), Y1: chartTop - 10, X2: xOf(t), Y2: plotBottom, Class: "decision " + e.Kind,
-			Title: clip(fmt.Sprintf("%.1fs %s: %s", t, e.Kind, e.Message), 600)})
+		x, kind := l.xOf(t), string(e.Kind)
+		c.VLines = append(c.VLines, svgLine{X1: x, Y1: chartTop - 10, X2: x, Y2: bottom, Class: "decision " + kind,
+			Title: clip(fmt.Sprintf("%.1fs %s: %s", t, kind, describeEvent(e)), 600)})
 		anchor := "start"
-		if xOf(t) > chartW-120 {
+		if x > chartW-120 {
 			anchor = "end"
 		}
-		c.Texts = append(c.Texts, svgText{X: xOf(t) + 3, Y: chartTop - 10, Anchor: anchor, Class: "dlabel " + e.Kind,
-			Text: fmt.Sprintf("%s %.1fs", e.Kind, t)})
+		c.Texts = append(c.Texts, svgText{X: x + 3, Y: chartTop - 10, Anchor: anchor, Class: "dlabel " + kind,
+			Text: fmt.Sprintf("%s %.1fs", kind, t)})
 	}
+}
 
-	// X axis.
-	step := niceStep((x1 - x0) / 10)
-	for t := math.Ceil(x0/step) * step; t <= x1+1e-9; t += step {
-		x := xOf(t)
-		c.Grid = append(c.Grid, svgLine{X1: x, Y1: plotBottom, X2: x, Y2: plotBottom + 4, Class: "axis"})
-		c.Texts = append(c.Texts, svgText{X: x, Y: plotBottom + 15, Anchor: "middle", Class: "tick", Text: fmtTick(t) + "s"})
+// xAxis draws the ticks in seconds and the hover overlay.
+func (l *chartLayout) xAxis() {
+	c, bottom := l.c, l.plotBottom
+	step := niceStep((l.x1 - l.x0) / 10)
+	for t := math.Ceil(l.x0/step) * step; t <= l.x1+1e-9; t += step {
+		x := l.xOf(t)
+		c.Grid = append(c.Grid, svgLine{X1: x, Y1: bottom, X2: x, Y2: bottom + 4, Class: "axis"})
+		c.Texts = append(c.Texts, svgText{X: x, Y: bottom + 15, Anchor: "middle", Class: "tick", Text: fmtTick(t) + "s"})
 	}
-	c.Texts = append(c.Texts, svgText{X: plotLeft + plotW, Y: plotBottom + 25, Anchor: "end", Class: "tick",
+	c.Texts = append(c.Texts, svgText{X: plotLeft + plotW, Y: bottom + 25, Anchor: "end", Class: "tick",
 		Text: "seconds since the candidate was applied"})
-	c.Overlay = svgRect{X: plotLeft, Y: chartTop, W: plotW, H: plotBottom - chartTop, Class: "hover"}
+	c.Overlay = svgRect{X: plotLeft, Y: chartTop, W: plotW, H: bottom - chartTop, Class: "hover"}
+}
 
-	// What the script shows on hover.
-	d := hoverData{X0: num(x0), X1: num(x1), T0: num(minIdx), DT: num(k), PL: plotLeft, PW: plotW, VW: chartW,
-		Names: versions, Req: make([][]num, len(versions)), Fail: make([][]num, len(versions)), P99: make([][]num, len(versions))}
-	for j := range versions {
-		d.Req[j] = make([]num, nb)
-		d.Fail[j] = make([]num, nb)
-		d.P99[j] = make([]num, nb)
-		for i, b := range bins {
+// hoverData is what the script shows of the bin under the pointer.
+func (l *chartLayout) hoverData() hoverData {
+	n := len(l.versions)
+	d := hoverData{X0: num(l.x0), X1: num(l.x1), T0: num(l.minIdx), DT: num(l.k), PL: plotLeft, PW: plotW, VW: chartW,
+		Names: l.versions, Req: make([][]num, n), Fail: make([][]num, n), P99: make([][]num, n)}
+	for j := range l.versions {
+		d.Req[j] = make([]num, len(l.bins))
+		d.Fail[j] = make([]num, len(l.bins))
+		d.P99[j] = make([]num, len(l.bins))
+		for i, b := range l.bins {
 			d.Req[j][i], d.Fail[j][i], d.P99[j][i] = num(b.req[j]), num(b.fail[j]), num(b.p99[j])
 		}
 	}
-	if candIdx >= 0 && candIdx < nv {
-		d.Share = make([]num, nb)
-		for i := range share {
-			d.Share[i] = num(share[i])
+	if l.candIdx >= 0 {
+		d.Share = make([]num, len(l.share))
+		for i, s := range l.share {
+			d.Share[i] = num(s)
 		}
 	}
-	if len(weights) > 0 {
-		d.W = make([]num, nb)
+	if len(l.weights) > 0 {
+		d.W = make([]num, len(l.bins))
 		for i := range d.W {
-			t := float64(minIdx) + (float64(i)+0.5)*float64(k)
-			w := weights[0].w
-			for _, ws := range weights {
-				if ws.t <= t {
-					w = ws.w
-				}
-			}
-			d.W[i] = num(w)
+			d.W[i] = num(weightAt(l.weights, l.binMid(i)))
 		}
 	}
-	c.Data = d
-	return c
+	return d
 }
 
-func anyFailed(bins []bin, j int) bool {
-	for _, b := range bins {
-		if b.fail[j] > 0 {
-			return true
+// weightAt is the configured weight at t: the last step at or before it,
+// or the first step.
+func weightAt(weights []weightStep, t float64) float64 {
+	w := weights[0].w
+	for _, s := range weights {
+		if s.t <= t {
+			w = s.w
 		}
 	}
-	return false
-}
-
-func isDecision(kind string) bool {
-	switch kind {
-	case "aborted", "degraded", "promoted", "timeout":
-		return true
-	}
-	return false
-}
-
-type weightStep struct{ t, w float64 }
-
-// weightSteps reads the configured weight of the candidate over time: the
-// canary weight from the rollout's step summaries (0 once aborted), or for
-// blue-green the switch of the active Service at the promotion. The label
-// names the panel.
-func weightSteps(r *results.Run, rel func(time.Time) float64) ([]weightStep, string) {
-	var canary []weightStep
-	steps := false
-	for _, e := range r.Events {
-		t := rel(e.Time)
-		if t < 0 {
-			continue
-		}
-		switch e.Kind {
-		case "rollout":
-			m := rolloutMsg.FindStringSubmatch(e.Message)
-			if m == nil {
-				continue
-			}
-			if m[3] != "0" {
-				steps = true
-			}
-			w, _ := strconv.ParseFloat(m[4], 64)
-			if m[5] == "true" {
-				w = 0
-			}
-			canary = append(canary, weightStep{t, w})
-		case "aborted", "degraded":
-			canary = append(canary, weightStep{t, 0})
-		case "promoted":
-			canary = append(canary, weightStep{t, 100})
-		}
-	}
-	switch {
-	case steps && !strings.HasPrefix(r.Strategy, "blue-green"):
-		return append([]weightStep{{0, 0}}, canary...), "canary weight and candidate share"
-	case strings.HasPrefix(r.Strategy, "blue-green"):
-		out := []weightStep{{0, 0}}
-		for _, e := range r.Events {
-			if e.Kind == "promoted" && rel(e.Time) >= 0 {
-				out = append(out, weightStep{rel(e.Time), 100})
-				break
-			}
-		}
-		return out, "blue-green: active Service on the candidate, and its share"
-	}
-	return nil, "candidate share of the traffic"
-}
-
-type faultSpan struct {
-	from, to float64
-	title    string
-}
-
-// faultSpans are the faults as time spans; a fault without a clearing is a
-// point. From the fault records, or failing those, the fault events.
-func faultSpans(r *results.Run, rel func(time.Time) float64) []faultSpan {
-	var out []faultSpan
-	for _, f := range r.Faults {
-		if f.InjectedAt == nil {
-			continue
-		}
-		s := faultSpan{from: rel(*f.InjectedAt)}
-		s.to = s.from
-		title := fmt.Sprintf("fault %s: %s, injected at %.1fs", f.Kind, f.Description, s.from)
-		if f.ClearedAt != nil {
-			s.to = rel(*f.ClearedAt)
-			title += fmt.Sprintf(", cleared at %.1fs", s.to)
-		}
-		if len(f.Touched) > 0 {
-			title += "; touched " + strings.Join(f.Touched, ", ")
-		}
-		if f.Error != "" {
-			title += "; error: " + f.Error
-		}
-		s.title = clip(title, 600)
-		out = append(out, s)
-	}
-	if len(r.Faults) > 0 {
-		return out
-	}
-	open := map[string]int{}
-	for _, e := range r.Events {
-		if e.Kind != "fault" {
-			continue
-		}
-		t := rel(e.Time)
-		switch {
-		case strings.HasPrefix(e.Message, "injected: "):
-			desc := strings.TrimPrefix(e.Message, "injected: ")
-			open[desc] = len(out)
-			out = append(out, faultSpan{from: t, to: t, title: clip(fmt.Sprintf("fault %s at %.1fs", e.Message, t), 600)})
-		case strings.HasPrefix(e.Message, "cleared: "):
-			desc := strings.TrimPrefix(e.Message, "cleared: ")
-			if i, ok := open[desc]; ok {
-				out[i].to = t
-				out[i].title += clip(fmt.Sprintf(", cleared at %.1fs", t), 100)
-				delete(open, desc)
-			}
-		}
-	}
-	return out
-}
-
-// measurementText summarises the JSON an analyzer returned to Argo.
-func measurementText(value string) string {
-	var m struct {
-		Verdict     string   `json:"verdict"`
-		Value       *float64 `json:"value"`
-		Explanation string   `json:"explanation"`
-	}
-	if json.Unmarshal([]byte(value), &m) != nil || (m.Verdict == "" && m.Explanation == "" && m.Value == nil) {
-		return clip(value, 400)
-	}
-	s := m.Verdict
-	if m.Value != nil {
-		s += fmt.Sprintf(", value %g", *m.Value)
-	}
-	if m.Explanation != "" {
-		s += ": " + m.Explanation
-	}
-	return clip(s, 400)
-}
-
-// measurementValue reads the value out of an analyzer's JSON.
-func measurementValue(value string) (float64, bool) {
-	var m struct {
-		Value *float64 `json:"value"`
-	}
-	if json.Unmarshal([]byte(value), &m) != nil || m.Value == nil {
-		return 0, false
-	}
-	return *m.Value, true
+	return w
 }
 
 // pathBuilder writes compact SVG path data: points rounded to whole

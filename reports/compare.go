@@ -188,7 +188,7 @@ func Compare(baseline, current *results.File) *Comparison {
 
 type group struct {
 	scenario, strategy, analyzer string
-	scores                       []score.Scores // runs that did not error
+	scores                       []results.Scores // runs that did not error
 	runs                         int
 }
 
@@ -212,7 +212,7 @@ func groups(f *results.File) (map[string]*group, []string) {
 	return m, order
 }
 
-func wrongVerdicts(scores []score.Scores) int {
+func wrongVerdicts(scores []results.Scores) int {
 	n := 0
 	for _, s := range scores {
 		if verdictClass(string(s.Verdict)) == classWrong {
@@ -263,13 +263,13 @@ func compareGroup(og, ng *group) GroupDelta {
 	return g
 }
 
-func verdictList(scores []score.Scores) string {
-	counts := map[score.Verdict]int{}
+func verdictList(scores []results.Scores) string {
+	counts := map[results.Verdict]int{}
 	for _, s := range scores {
 		counts[s.Verdict]++
 	}
 	out := ""
-	for _, v := range []score.Verdict{score.VerdictDetected, score.VerdictMissed, score.VerdictFalseAlarm, score.VerdictPromoted, score.VerdictInconclusive} {
+	for _, v := range results.Verdicts() {
 		if counts[v] > 0 {
 			if out != "" {
 				out += ", "

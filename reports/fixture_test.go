@@ -5,9 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/blastradius/blastradius/harness/fault"
 	"github.com/blastradius/blastradius/harness/results"
-	"github.com/blastradius/blastradius/harness/score"
+	"github.com/blastradius/blastradius/harness/strategy"
 )
 
 var base = time.Date(2026, 11, 25, 19, 0, 0, 0, time.UTC)
@@ -22,9 +21,10 @@ func atp(s float64) *time.Time { t := at(s); return &t }
 type runSpec struct {
 	scenario, strategy, analyzer string
 	seed                         int64
-	truth, stable, candidate     string
-	verdict                      score.Verdict
-	outcome                      string
+	truth                        results.GroundTruth
+	stable, candidate            string
+	verdict                      results.Verdict
+	outcome                      results.Outcome
 	seconds                      int     // series length
 	rate                         int64   // requests per second
 	candErr                      float64 // fraction of the candidate's requests that fail
@@ -54,22 +54,24 @@ func synth(s runSpec) results.Run {
 		r.Expectations = []results.Expectation{}
 	}
 	r.Scores.Verdict = s.verdict
-	ev := func(t float64, kind, object, msg string) {
-		r.Events = append(r.Events, results.Event{Time: at(applied + t), Kind: kind, Object: object, Message: msg})
+	ev := func(t float64, kind results.EventKind, object string) *results.Event {
+		r.Events = append(r.Events, results.Event{Time: at(applied + t), Kind: kind, Object: object})
+		return &r.Events[len(r.Events)-1]
 	}
-	ev(-10, "load", "", "load started: "+r.Load.Profile)
-	ev(0, "candidate", "", "candidate "+s.candidate+" applied")
+	ev(-10, results.EventLoadStarted, "")
+	ev(0, results.EventCandidate, s.candidate)
+	traits, _ := strategy.TraitsOf(s.strategy)
 
 	// Weight over time.
 	weight := func(t float64) float64 {
 		if s.decideAt > 0 && t >= s.decideAt {
-			if s.outcome == "promoted" {
+			if s.outcome == results.OutcomePromoted {
 				return 100
 			}
 			return 0
 		}
 		if len(s.steps) == 0 {
-			if strings.HasPrefix(s.strategy, "blue-green") {
+			if traits.BlueGreen {
 				return 0
 			}
 			return min(100, t*2) // a rolling update
@@ -86,32 +88,34 @@ func synth(s runSpec) results.Run {
 			if s.decideAt > 0 && t >= s.decideAt {
 				break
 			}
-			ev(t+0.5, "rollout", "demo", fmt.Sprintf("phase Paused step %d/%d weight %d abort false CanaryPauseStep", 2*i+1, 2*len(s.steps), w))
+			ev(t+0.5, results.EventRollout, "demo").Rollout = &results.RolloutStatus{Phase: "Paused", Step: int64(2*i + 1),
+				Steps: int64(2 * len(s.steps)), Weight: w, Replicas: 10, ReadyReplicas: 10, Message: "CanaryPauseStep"}
 		}
-	} else if strings.HasPrefix(s.strategy, "blue-green") {
-		ev(1, "rollout", "demo", "phase Progressing step 0/0 weight 0 abort false active service cutover pending")
+	} else if traits.BlueGreen {
+		ev(1, results.EventRollout, "demo").Rollout = &results.RolloutStatus{Phase: "Progressing", Replicas: 2, ReadyReplicas: 1,
+			Message: "active service cutover pending"}
 	}
 
 	// Series.
 	var onset *float64
-	var br score.BlastRadius
+	var br results.BlastRadius
 	var candServed int64
 	for i := 0; i < s.seconds; i++ {
 		w := weight(float64(i))
 		cand := int64(float64(s.rate) * w / 100)
 		stable := s.rate - cand
 		candFailed := int64(float64(cand)*s.candErr + 0.5)
-		sec := score.Second{Index: i, Start: at(applied + float64(i)), Requests: s.rate, Failed: candFailed,
-			Versions: map[string]score.VersionSecond{}}
+		sec := results.Second{Index: i, Start: at(applied + float64(i)), Requests: s.rate, Failed: candFailed,
+			Versions: map[string]results.VersionSecond{}}
 		if stable > 0 {
-			sec.Versions[s.stable] = score.VersionSecond{Requests: stable, P50: 2 * time.Millisecond, P99: time.Duration(5+i%7) * time.Millisecond}
+			sec.Versions[s.stable] = results.VersionSecond{Requests: stable, P50: 2 * time.Millisecond, P99: time.Duration(5+i%7) * time.Millisecond}
 		}
 		if cand > 0 {
-			sec.Versions[s.candidate] = score.VersionSecond{Requests: cand, Failed: candFailed, P50: 3 * time.Millisecond, P99: time.Duration(8+i%5) * time.Millisecond}
+			sec.Versions[s.candidate] = results.VersionSecond{Requests: cand, Failed: candFailed, P50: 3 * time.Millisecond, P99: time.Duration(8+i%5) * time.Millisecond}
 			candServed += cand
 		}
 		if i%97 == 50 { // a proxy hiccup now and then
-			sec.Unattributed = score.VersionSecond{Requests: 2, Failed: 2}
+			sec.Unattributed = results.VersionSecond{Requests: 2, Failed: 2}
 			sec.Requests += 2
 			sec.Failed += 2
 			br.UnattributedErrors += 2
@@ -147,49 +151,58 @@ func synth(s runSpec) results.Run {
 			if w > 0 {
 				rate = s.candErr
 			}
-			verdict, phase := "pass", "Successful"
+			verdict, phase := results.AnalysisPass, results.MeasurementSuccessful
 			if rate > 0.05 {
-				verdict, phase = "fail", "Failed"
+				verdict, phase = results.AnalysisFail, results.MeasurementFailed
 				if r.Timing.TimeToFirstFailedMeasurementSeconds == nil {
 					r.Timing.TimeToFirstFailedMeasurementSeconds = ptr(t)
 				}
 			}
 			if w == 0 {
-				verdict, phase = "inconclusive", "Inconclusive"
+				verdict, phase = results.AnalysisInconclusive, results.MeasurementInconclusive
 			}
 			expl := fmt.Sprintf("error rate %.2f%% (%d/%d) over 10s on 2 candidate pods", 100*rate, int(rate*200), 200)
 			r.Analysis = append(r.Analysis, results.AnalysisCall{Time: at(applied + t - 0.1), Analyzer: s.analyzer, Hash: "6c478f55cb",
 				Verdict: verdict, Value: rate, P99Seconds: 0.009, Requests: 200, Explanation: expl})
-			r.Events = append(r.Events, results.Event{Time: at(applied + t), Kind: "measurement", Object: "demo-6c478f55cb-2/candidate-health",
-				Phase: phase, Message: phase, Value: fmt.Sprintf(`{"explanation":%q,"value":%g,"verdict":%q}`, expl, rate, verdict)})
+			ev(t, results.EventMeasurement, "demo-6c478f55cb-2/candidate-health").Measurement = &results.Measurement{
+				AnalysisRun: "demo-6c478f55cb-2", Metric: strategy.MetricName, Phase: phase,
+				Value: fmt.Sprintf(`{"explanation":%q,"value":%g,"verdict":%q}`, expl, rate, verdict)}
 		}
 	}
 	for i := 0; i < s.podEvents; i++ {
-		ev(float64(i%s.seconds)+0.3, "pod", fmt.Sprintf("demo-787758c495-%05d", i), fmt.Sprintf("blastradius/demoapp:%s Running ready true restarts 0 ", s.candidate))
+		ev(float64(i%s.seconds)+0.3, results.EventPod, fmt.Sprintf("demo-787758c495-%05d", i)).Pod = &results.PodStatus{
+			Image: "blastradius/demoapp:" + s.candidate, Phase: "Running", Ready: true}
 	}
 
 	// The decision.
 	if s.decideAt > 0 {
 		switch s.outcome {
-		case "aborted":
-			ev(s.decideAt-0.01, "rollout", "demo", "phase Degraded step 0/6 weight 0 abort true RolloutAborted: Rollout aborted update to revision 2")
-			ev(s.decideAt, "aborted", "", "rollout aborted")
+		case results.OutcomeAborted:
+			ev(s.decideAt-0.01, results.EventRollout, "demo").Rollout = &results.RolloutStatus{Phase: "Degraded", Steps: 6, Abort: true,
+				Replicas: 10, ReadyReplicas: 10, Message: "RolloutAborted: Rollout aborted update to revision 2"}
+			ev(s.decideAt, results.EventAborted, "demo")
 			r.Timing.TimeToAbortSeconds = ptr(s.decideAt)
 			r.Timing.TimeToRecoverSeconds = ptr(1.5)
 			if onset != nil && *onset < s.decideAt {
 				r.Timing.TimeToDetectSeconds = ptr(s.decideAt - *onset)
 			}
-		case "promoted":
-			ev(s.decideAt, "promoted", "", "rollout promoted")
+		case results.OutcomePromoted:
+			ev(s.decideAt, results.EventPromoted, "demo")
 			r.Timing.TimeToPromoteSeconds = ptr(s.decideAt)
-		case "timeout":
-			ev(s.decideAt, "timeout", "", "no decision within 5m0s")
+		case results.OutcomeTimeout:
+			ev(s.decideAt, results.EventTimeout, "demo")
 		}
 	}
-	ev(float64(s.seconds), "load", "", "load stopped")
+	ev(float64(s.seconds), results.EventLoadStopped, "")
 	if s.candErr > 0 {
-		r.Faults = []fault.Record{{Kind: "pod-kill", Description: "kill 1 candidate pod(s)", At: 30, InjectedAt: atp(applied + 30), Touched: []string{"demo-787758c495-qkz82"}},
+		r.Faults = []results.FaultRecord{{Kind: "pod-kill", Description: "kill 1 candidate pod(s)", At: 30, InjectedAt: atp(applied + 30), Touched: []string{"demo-787758c495-qkz82"}},
 			{Kind: "traffic", Description: "traffic x3", At: 40, InjectedAt: atp(applied + 40), ClearedAt: atp(applied + 55)}}
+		for i, f := range r.Faults {
+			ev(f.At, results.EventFaultInjected, "").Fault = &results.FaultChange{Index: i, Kind: f.Kind, Description: f.Description}
+			if f.ClearedAt != nil {
+				ev(r.Faults[i].ClearedAt.Sub(r.AppliedAt).Seconds(), results.EventFaultCleared, "").Fault = &results.FaultChange{Index: i, Kind: f.Kind, Description: f.Description}
+			}
+		}
 		var lines []string
 		for i := 0; i < 20; i++ {
 			lines = append(lines, fmt.Sprintf(`{"time":"2026-11-25T19:01:%02d.000Z","level":"ERROR","msg":"injected failure","version":%q,"path":"/color","user":"u-%03d"}`, i, s.candidate, i*7))
@@ -197,7 +210,7 @@ func synth(s runSpec) results.Run {
 		r.Logs = []results.LogExcerpt{{Pod: "demo-787758c495-qkz82", Container: "app", Version: s.candidate, Lines: strings.Join(lines, "\n")}}
 	}
 	if s.err != "" {
-		r.Series, r.Scores = nil, score.Scores{}
+		r.Series, r.Scores = nil, results.Scores{}
 	}
 	return r
 }
@@ -215,24 +228,24 @@ func fixture() *results.File {
 		return []results.Expectation{{Name: "verdict", OK: true, Message: msg}}
 	}
 	runs := []runSpec{
-		{scenario: "high-error-rate", strategy: "canary-analysis", analyzer: "threshold", seed: 1, truth: "bad", stable: "blue", candidate: "bad-green",
-			verdict: score.VerdictDetected, outcome: "aborted", seconds: 40, rate: 100, candErr: 0.25, decideAt: 12.4, steps: []int64{10, 20, 50},
+		{scenario: "high-error-rate", strategy: "canary-analysis", analyzer: "threshold", seed: 1, truth: results.Bad, stable: "blue", candidate: "bad-green",
+			verdict: results.VerdictDetected, outcome: results.OutcomeAborted, seconds: 40, rate: 100, candErr: 0.25, decideAt: 12.4, steps: []int64{10, 20, 50},
 			withAnalysis: true, expect: ok("verdict detected, want detected"), podEvents: 4},
-		{scenario: "high-error-rate", strategy: "canary", analyzer: "none", seed: 1, truth: "bad", stable: "blue", candidate: "bad-green",
-			verdict: score.VerdictMissed, outcome: "promoted", seconds: 70, rate: 100, candErr: 0.25, decideAt: 65, steps: []int64{10, 20, 50},
+		{scenario: "high-error-rate", strategy: "canary", analyzer: "none", seed: 1, truth: results.Bad, stable: "blue", candidate: "bad-green",
+			verdict: results.VerdictMissed, outcome: results.OutcomePromoted, seconds: 70, rate: 100, candErr: 0.25, decideAt: 65, steps: []int64{10, 20, 50},
 			expect: []results.Expectation{{Name: "verdict", OK: false, Message: "verdict missed, want detected"},
 				{Name: "maxFailedRequests", OK: false, Message: "1302 failed requests, want at most 500"}}},
-		{scenario: "good-release", strategy: "blue-green-analysis", analyzer: "threshold", seed: 1, truth: "good", stable: "blue", candidate: "green",
-			verdict: score.VerdictFalseAlarm, outcome: "aborted", seconds: 30, rate: 50, decideAt: 20, withAnalysis: true,
+		{scenario: "good-release", strategy: "blue-green-analysis", analyzer: "threshold", seed: 1, truth: results.Good, stable: "blue", candidate: "green",
+			verdict: results.VerdictFalseAlarm, outcome: results.OutcomeAborted, seconds: 30, rate: 50, decideAt: 20, withAnalysis: true,
 			expect: []results.Expectation{{Name: "verdict", OK: false, Message: "verdict false-alarm, want promoted"}}},
-		{scenario: "good-release", strategy: "canary", analyzer: "none", seed: 1, truth: "good", stable: "blue", candidate: "green",
-			verdict: score.VerdictPromoted, outcome: "promoted", seconds: 70, rate: 50, decideAt: 61, steps: []int64{10, 20, 50},
+		{scenario: "good-release", strategy: "canary", analyzer: "none", seed: 1, truth: results.Good, stable: "blue", candidate: "green",
+			verdict: results.VerdictPromoted, outcome: results.OutcomePromoted, seconds: 70, rate: 50, decideAt: 61, steps: []int64{10, 20, 50},
 			expect: ok("verdict promoted, want promoted")},
-		{scenario: "low-traffic", strategy: "canary-analysis", analyzer: "threshold", seed: 2, truth: "bad", stable: "green", candidate: "bad-green",
-			verdict: score.VerdictInconclusive, outcome: "timeout", seconds: 50, rate: 2, decideAt: 45, steps: []int64{10},
+		{scenario: "low-traffic", strategy: "canary-analysis", analyzer: "threshold", seed: 2, truth: results.Bad, stable: "green", candidate: "bad-green",
+			verdict: results.VerdictInconclusive, outcome: results.OutcomeTimeout, seconds: 50, rate: 2, decideAt: 45, steps: []int64{10},
 			withAnalysis: true},
-		{scenario: "crash-loop", strategy: "deployment-rolling", analyzer: "none", seed: 1, truth: "bad", stable: "blue", candidate: "crash-red",
-			outcome: "error", seconds: 10, rate: 100, err: "apply candidate: the server was unable to return a response in the time allotted"},
+		{scenario: "crash-loop", strategy: "deployment-rolling", analyzer: "none", seed: 1, truth: results.Bad, stable: "blue", candidate: "crash-red",
+			outcome: results.OutcomeError, seconds: 10, rate: 100, err: "apply candidate: the server was unable to return a response in the time allotted"},
 	}
 	f := &results.File{SchemaVersion: results.SchemaVersion, Environment: environment0()}
 	for _, s := range runs {
@@ -246,14 +259,16 @@ func fixture() *results.File {
 func generated(n, secs int) *results.File {
 	f := &results.File{SchemaVersion: results.SchemaVersion, Environment: environment0()}
 	scenarios := []struct {
-		name, truth, stable, cand string
-		err                       float64
+		name         string
+		truth        results.GroundTruth
+		stable, cand string
+		err          float64
 	}{
-		{"high-error-rate", "bad", "blue", "bad-green", 0.25},
-		{"low-error-rate", "bad", "blue", "lowerr-green", 0.02},
-		{"good-release", "good", "blue", "green", 0},
-		{"latency-regression", "bad", "yellow", "slow-orange", 0.1},
-		{"segment", "bad", "purple", "segment-red", 0.1},
+		{"high-error-rate", results.Bad, "blue", "bad-green", 0.25},
+		{"low-error-rate", results.Bad, "blue", "lowerr-green", 0.02},
+		{"good-release", results.Good, "blue", "green", 0},
+		{"latency-regression", results.Bad, "yellow", "slow-orange", 0.1},
+		{"segment", results.Bad, "purple", "segment-red", 0.1},
 	}
 	strategies := []struct {
 		name, analyzer string
@@ -272,11 +287,11 @@ func generated(n, secs int) *results.File {
 			expect: []results.Expectation{{Name: "verdict", OK: true, Message: "verdict as expected"}}}
 		switch {
 		case st.analyzer != "none" && sc.err > 0.05:
-			s.verdict, s.outcome, s.decideAt = score.VerdictDetected, "aborted", 25+float64(seed)
-		case sc.truth == "bad":
-			s.verdict, s.outcome, s.decideAt = score.VerdictMissed, "promoted", float64(secs)-20
+			s.verdict, s.outcome, s.decideAt = results.VerdictDetected, results.OutcomeAborted, 25+float64(seed)
+		case sc.truth == results.Bad:
+			s.verdict, s.outcome, s.decideAt = results.VerdictMissed, results.OutcomePromoted, float64(secs)-20
 		default:
-			s.verdict, s.outcome, s.decideAt = score.VerdictPromoted, "promoted", float64(secs)-20
+			s.verdict, s.outcome, s.decideAt = results.VerdictPromoted, results.OutcomePromoted, float64(secs)-20
 		}
 		f.Runs = append(f.Runs, synth(s))
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 
-	"github.com/blastradius/blastradius/harness/fault"
 	"github.com/blastradius/blastradius/harness/results"
-	"github.com/blastradius/blastradius/harness/score"
 )
 
 // Payloads that would run script, break out of a context, inject markup or
@@ -50,17 +49,24 @@ func hostileFixture() *results.File {
 		r.Description = hostileText(i) + " " + hostileText(7)
 		r.ScenarioFile = hostileText(i + 2)
 		r.Namespace = hostileText(i + 3)
-		r.Outcome = hostileText(i + 4)
+		r.Outcome = results.Outcome(hostileText(i + 4))
 		if r.Error != "" {
 			r.Error = hostileText(2) + "\n" + long
 		}
 		r.Expectations = append(r.Expectations, results.Expectation{Name: hostileText(i + 5), OK: false, Message: hostileText(i+6) + long})
+		// One event of each payload the fixture lacks, and a fault that
+		// only events tell of in the third run (its chart reads them).
+		r.Events = append(r.Events,
+			results.Event{Time: at(applied + 2), Kind: results.EventAnalysisRun, AnalysisRun: &results.AnalysisRunStatus{}},
+			results.Event{Time: at(applied + 2), Kind: results.EventReplicaSet, ReplicaSet: &results.ReplicaSetStatus{Replicas: 1}},
+			results.Event{Time: at(applied + 3), Kind: results.EventFaultInjected, Fault: &results.FaultChange{Index: len(r.Faults)}},
+			results.Event{Time: at(applied + 9), Kind: results.EventFaultCleared, Fault: &results.FaultChange{Index: len(r.Faults)}})
+		if i != 2 {
+			r.Faults = append(r.Faults, results.FaultRecord{Kind: hostileText(i), Description: hostileText(i + 1), At: 3, InjectedAt: atp(applied + 3),
+				Touched: []string{hostileText(i + 2)}, Error: hostileText(i + 3)})
+		}
 		for j := range r.Events {
-			r.Events[j].Message = hostileText(i+j) + " " + r.Events[j].Message
-			r.Events[j].Object = hostileText(i + j + 1)
-			if r.Events[j].Kind == "measurement" {
-				r.Events[j].Value = `{"explanation":` + jsonString(hostileText(j)) + `,"value":0.3}`
-			}
+			hostileEvent(&r.Events[j], i+j)
 		}
 		for j := range r.Analysis {
 			r.Analysis[j].Explanation = hostileText(j) + long
@@ -69,9 +75,6 @@ func hostileFixture() *results.File {
 		}
 		r.Logs = append(r.Logs, results.LogExcerpt{Pod: hostileText(i), Container: hostileText(i + 1), Version: hostileText(i + 2),
 			Lines: strings.Join(hostile, "\n") + "\n" + long})
-		r.Faults = append(r.Faults, fault.Record{Kind: hostileText(i), Description: hostileText(i + 1), At: 3, InjectedAt: atp(applied + 3),
-			Touched: []string{hostileText(i + 2)}, Error: hostileText(i + 3)})
-		r.Events = append(r.Events, results.Event{Time: at(applied + 3), Kind: "fault", Message: "injected: " + hostileText(i)})
 	}
 	// A version name is what the demo app says in X-Version: untrusted too.
 	bad := hostileText(1)
@@ -89,6 +92,33 @@ func hostileFixture() *results.File {
 	f.Runs[1].Scenario = hostileText(0)
 	f.Runs[1].ID = hostileText(0) + "/canary/none/seed-1"
 	return f
+}
+
+// hostileEvent puts payloads into every untrusted field of e: what Argo,
+// the demo app and the analyzer said, object names, a converted message.
+func hostileEvent(e *results.Event, n int) {
+	e.Object = hostileText(n + 1)
+	e.Detail = hostileText(n + 2)
+	if s := e.Rollout; s != nil {
+		s.Phase, s.Message = hostileText(n+3), hostileText(n)+" "+s.Message
+	}
+	if s := e.AnalysisRun; s != nil {
+		s.Phase = hostileText(n + 3)
+	}
+	if m := e.Measurement; m != nil {
+		m.AnalysisRun, m.Metric, m.Message = hostileText(n+3), hostileText(n+4), hostileText(n)
+		m.Phase = results.MeasurementPhase(hostileText(n + 5))
+		m.Value = `{"explanation":` + jsonString(hostileText(n)) + `,"value":0.3}`
+	}
+	if s := e.ReplicaSet; s != nil {
+		s.Image = hostileText(n)
+	}
+	if p := e.Pod; p != nil {
+		p.Image, p.Phase, p.Waiting = hostileText(n), hostileText(n+3), hostileText(n+4)
+	}
+	if f := e.Fault; f != nil {
+		f.Kind, f.Description, f.Error = hostileText(n), hostileText(n+3), hostileText(n+4)
+	}
 }
 
 func jsonString(s string) string {
@@ -159,6 +189,25 @@ func TestHostileHTML(t *testing.T) {
 	assert.Contains(t, txt, hostile[0])
 	assert.Contains(t, txt, hostile[2])
 	assert.Contains(t, txt, "{{.CSP}} {{template")
+
+	// The typed payloads reach the event log as text, every one of them.
+	var events strings.Builder
+	for _, n := range find(doc, func(n *html.Node) bool { return n.Data == "pre" && hasClass(n, "events") }) {
+		events.WriteString(textOf(n))
+	}
+	for _, h := range hostile[:7] {
+		assert.Contains(t, events.String(), oneLineText(h))
+	}
+	// The third run's fault is known from its events only: its shade says
+	// what they said.
+	shades := find(byID(doc, "run-3"), func(n *html.Node) bool {
+		return n.Data == "rect" && hasClass(n, "fault") && textOf(n) != "" // not the legend's
+	})
+	require.Len(t, shades, 1)
+	title := textOf(shades[0])
+	assert.Contains(t, title, "injected at 3.0s")
+	assert.Contains(t, title, "cleared at 9.0s")
+	assert.True(t, slices.ContainsFunc(hostile[:7], func(h string) bool { return strings.Contains(title, h) }), title)
 
 	// The hover data carries the hostile version name as a JSON string.
 	d := byID(doc, "data-c1")
@@ -261,5 +310,4 @@ func TestClip(t *testing.T) {
 	assert.Equal(t, "é… (2 more bytes)", clip("éé", 1), "never cuts a rune")
 	assert.Equal(t, "a\uFFFDb", clip("a\xffb", 10))
 	_ = time.Second
-	_ = score.VerdictDetected
 }

@@ -161,7 +161,8 @@ type changeRow struct {
 }
 
 var verdictSymbol = map[string]string{
-	"detected": "✓", "promoted": "✓", "missed": "✗", "false-alarm": "!", "inconclusive": "?", StatusError: "E",
+	string(results.VerdictDetected): "✓", string(results.VerdictPromoted): "✓", string(results.VerdictMissed): "✗",
+	string(results.VerdictFalseAlarm): "!", string(results.VerdictInconclusive): "?", StatusError: "E",
 }
 
 // HTML writes the report page of f; cmp may be nil. The page is one
@@ -181,10 +182,8 @@ func HTML(w io.Writer, f *results.File, cmp *Comparison) error {
 	}
 
 	anchors := make([]string, len(f.Runs))
-	index := map[*results.Run]int{}
 	for i := range f.Runs {
 		anchors[i] = "run-" + strconv.Itoa(i+1)
-		index[&f.Runs[i]] = i
 	}
 	deltas := map[string]*RunDelta{}
 	if cmp != nil {
@@ -192,31 +191,51 @@ func HTML(w io.Writer, f *results.File, cmp *Comparison) error {
 			deltas[cmp.Runs[i].ID] = &cmp.Runs[i]
 		}
 	}
-
-	lim := limitsFor(len(f.Runs))
 	rows := make([]runRow, len(f.Runs))
 	for i := range f.Runs {
 		rows[i] = makeRow(&f.Runs[i], anchors[i], deltas[f.Runs[i].ID])
 	}
+	scenarioAnchors := overview(&p, f, anchors, rows)
 
-	// The overview: scenarios by strategy/analyzer, a chip per seed.
-	var cols []string
+	lim := limitsFor(len(f.Runs))
+	for i := range f.Runs {
+		v := makeRunView(&f.Runs[i], rows[i], "c"+strconv.Itoa(i+1), deltas[f.Runs[i].ID], lim)
+		v.ScenarioAnchor = scenarioAnchors[f.Runs[i].Scenario]
+		p.Runs = append(p.Runs, v)
+	}
+	if cmp != nil {
+		p.Cmp = makeCmpView(cmp, f, anchors)
+	}
+
+	bw := bufio.NewWriterSize(w, 1<<16)
+	if err := page.Execute(bw, p); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// overview fills the page's matrix (scenarios by strategy/analyzer, a chip
+// per seed) and scoreboard (a table per scenario). It returns the anchors
+// of the scenarios.
+func overview(p *htmlPage, f *results.File, anchors []string, rows []runRow) map[string]string {
+	index := map[*results.Run]int{}
 	colIdx := map[string]int{}
 	for i := range f.Runs {
+		index[&f.Runs[i]] = i
 		key := f.Runs[i].Strategy + " / " + f.Runs[i].Analyzer
 		if _, ok := colIdx[key]; !ok {
-			colIdx[key] = len(cols)
-			cols = append(cols, key)
+			colIdx[key] = len(p.Matrix.Columns)
+			p.Matrix.Columns = append(p.Matrix.Columns, key)
 		}
 	}
-	p.Matrix.Columns = cols
 	scenarioAnchors := map[string]string{}
 	for si, sg := range byScenario(f) {
-		scenarioAnchors[sg.Name] = "scenario-" + strconv.Itoa(si+1)
-		row := matrixRow{Scenario: sg.Name, Anchor: "scenario-" + strconv.Itoa(si+1), Cells: make([][]chip, len(cols))}
-		sv := scenarioView{Name: sg.Name, Anchor: row.Anchor}
+		anchor := "scenario-" + strconv.Itoa(si+1)
+		scenarioAnchors[sg.Name] = anchor
+		row := matrixRow{Scenario: sg.Name, Anchor: anchor, Cells: make([][]chip, len(p.Matrix.Columns))}
 		first := sg.Runs[0]
-		sv.Description, sv.GroundTruth, sv.Stable, sv.Candidate, sv.File = clip(first.Description, maxTextRunes), first.GroundTruth, first.Stable, first.Candidate, first.ScenarioFile
+		sv := scenarioView{Name: sg.Name, Anchor: anchor, Description: clip(first.Description, maxTextRunes),
+			GroundTruth: string(first.GroundTruth), Stable: first.Stable, Candidate: first.Candidate, File: first.ScenarioFile}
 		var seeds []string
 		seen := map[int64]bool{}
 		for _, r := range sg.Runs {
@@ -235,21 +254,7 @@ func HTML(w io.Writer, f *results.File, cmp *Comparison) error {
 		p.Matrix.Rows = append(p.Matrix.Rows, row)
 		p.Scenarios = append(p.Scenarios, sv)
 	}
-
-	for i := range f.Runs {
-		v := makeRunView(&f.Runs[i], rows[i], deltas[f.Runs[i].ID], lim)
-		v.ScenarioAnchor = scenarioAnchors[f.Runs[i].Scenario]
-		p.Runs = append(p.Runs, v)
-	}
-	if cmp != nil {
-		p.Cmp = makeCmpView(cmp, f, anchors)
-	}
-
-	bw := bufio.NewWriterSize(w, 1<<16)
-	if err := page.Execute(bw, p); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return scenarioAnchors
 }
 
 func cspHash(s string) string {
@@ -274,7 +279,7 @@ func makeRow(r *results.Run, anchor string, d *RunDelta) runRow {
 	st := Status(r)
 	row := runRow{
 		Anchor: anchor, Label: runLabel(r), Strategy: r.Strategy, Analyzer: r.Analyzer, Seed: r.Seed,
-		Status: st, Class: verdictClass(st), Outcome: orDash(r.Outcome),
+		Status: st, Class: verdictClass(st), Outcome: orDash(string(r.Outcome)),
 		Failed: "–", CandFailed: "–", Users: "–",
 		Detect: secs(r.Timing.TimeToDetectSeconds), Recover: secs(r.Timing.TimeToRecoverSeconds),
 		Expect: "–", ExpectClass: "none",
@@ -312,49 +317,81 @@ func makeRow(r *results.Run, anchor string, d *RunDelta) runRow {
 	return row
 }
 
-func makeRunView(r *results.Run, row runRow, d *RunDelta, lim limits) runView {
-	rel := func(t time.Time) string {
-		if r.AppliedAt.IsZero() || t.IsZero() {
-			return "–"
-		}
-		return fmt.Sprintf("%.1fs", t.Sub(r.AppliedAt).Seconds())
-	}
+func makeRunView(r *results.Run, row runRow, chartID string, d *RunDelta, lim limits) runView {
+	rel := relTo(r.AppliedAt)
 	v := runView{
 		runRow: row, ID: r.ID, Scenario: r.Scenario, Description: clip(r.Description, maxTextRunes),
-		GroundTruth: orDash(r.GroundTruth), Stable: r.Stable, Candidate: r.Candidate,
+		GroundTruth: orDash(string(r.GroundTruth)), Stable: r.Stable, Candidate: r.Candidate,
 		ScenarioFile: orDash(r.ScenarioFile), Namespace: orDash(r.Namespace), Records: orDash(r.Records),
 		Error: clip(r.Error, 4*maxTextRunes), Started: fmtTime(r.StartedAt), Applied: fmtTime(r.AppliedAt), Ended: fmtTime(r.EndedAt),
+		Load: loadText(r.Load), Facts: runFacts(r), Faults: faultRows(r.Faults, rel), Logs: logViews(r.Logs, lim.logLines),
 	}
 	for _, e := range r.Expectations {
 		v.Expectations = append(v.Expectations, results.Expectation{Name: clip(e.Name, 100), OK: e.OK, Message: clip(e.Message, maxTextRunes)})
 	}
-	l := r.Load
-	v.Load = fmt.Sprintf("%s, %d users, SLO %gs; sent %d (%.1f/s of %.1f/s asked), %d unattributed, %d cut short",
+	v.Chart = buildChart(chartID, r, lim.bins)
+
+	calls := keepFirst(r.Analysis, lim.analysis, func(c results.AnalysisCall) bool {
+		return c.Verdict != results.AnalysisPass // they explain a verdict
+	})
+	v.Analysis, v.AnalysisMore = analysisRows(calls, rel), len(r.Analysis)-len(calls)
+	events := keepFirst(r.Events, lim.events, func(e results.Event) bool {
+		return e.Kind != results.EventPod && e.Kind != results.EventReplicaSet
+	})
+	v.Events, v.EventCount, v.EventsMore = eventLog(events, rel), len(events), len(r.Events)-len(events)
+	if d != nil {
+		v.Baseline = fmt.Sprintf("baseline: %s, %d failed requests, time to detect %s s; now: %s, %d failed (%+d), time to detect %s s",
+			d.OldStatus, d.OldFailed, secs(d.OldDetect), d.NewStatus, d.NewFailed, d.FailedDelta(), secs(d.NewDetect))
+	}
+	return v
+}
+
+// relTo formats times as seconds since applied; "–" when either is unknown.
+func relTo(applied time.Time) func(time.Time) string {
+	return func(t time.Time) string {
+		if applied.IsZero() || t.IsZero() {
+			return "–"
+		}
+		return fmt.Sprintf("%.1fs", t.Sub(applied).Seconds())
+	}
+}
+
+func loadText(l results.Load) string {
+	s := fmt.Sprintf("%s, %d users, SLO %gs; sent %d (%.1f/s of %.1f/s asked), %d unattributed, %d cut short",
 		orDash(l.Profile), l.Users, l.SLOSeconds, l.Total, l.AchievedRate, l.RequestedRate, l.Unattributed, l.Aborted)
 	if l.PreviewTotal > 0 {
-		v.Load += fmt.Sprintf(", %d to the preview", l.PreviewTotal)
+		s += fmt.Sprintf(", %d to the preview", l.PreviewTotal)
+	}
+	return s
+}
+
+// runFacts are the blast radius and timings of a run; none when the
+// harness failed it (its scores then mean nothing).
+func runFacts(r *results.Run) [][2]string {
+	if r.Error != "" {
+		return nil
 	}
 	br, t := r.BlastRadius, r.Timing
-	if r.Error == "" {
-		v.Facts = [][2]string{
-			{"failed requests", fmt.Sprintf("%d of %d", br.FailedRequests, br.TotalRequests)},
-			{"served by the candidate and failed", strconv.FormatInt(br.CandidateFailedRequests, 10)},
-			{"unattributed errors", strconv.FormatInt(br.UnattributedErrors, 10)},
-			{"candidate share", fmt.Sprintf("%.1f%%", 100*br.CandidateShare)},
-			{"peak exposure", fmt.Sprintf("%d failed in one second (%.1f%%)", br.PeakExposure, 100*br.PeakExposureRate)},
-			{"users affected", fmt.Sprintf("%d of %d", br.UsersAffected, br.UsersTotal)},
-			{"excluded requests", strconv.FormatInt(r.Excluded, 10)},
-			{"fault onset", secs(t.FaultOnsetSeconds) + " s"},
-			{"first failed measurement", secs(t.TimeToFirstFailedMeasurementSeconds) + " s"},
-			{"time to abort", secs(t.TimeToAbortSeconds) + " s"},
-			{"time to detect", secs(t.TimeToDetectSeconds) + " s"},
-			{"time to recover", secs(t.TimeToRecoverSeconds) + " s"},
-			{"time to promote", secs(t.TimeToPromoteSeconds) + " s"},
-		}
+	return [][2]string{
+		{"failed requests", fmt.Sprintf("%d of %d", br.FailedRequests, br.TotalRequests)},
+		{"served by the candidate and failed", strconv.FormatInt(br.CandidateFailedRequests, 10)},
+		{"unattributed errors", strconv.FormatInt(br.UnattributedErrors, 10)},
+		{"candidate share", fmt.Sprintf("%.1f%%", 100*br.CandidateShare)},
+		{"peak exposure", fmt.Sprintf("%d failed in one second (%.1f%%)", br.PeakExposure, 100*br.PeakExposureRate)},
+		{"users affected", fmt.Sprintf("%d of %d", br.UsersAffected, br.UsersTotal)},
+		{"excluded requests", strconv.FormatInt(r.Excluded, 10)},
+		{"fault onset", secs(t.FaultOnsetSeconds) + " s"},
+		{"first failed measurement", secs(t.TimeToFirstFailedMeasurementSeconds) + " s"},
+		{"time to abort", secs(t.TimeToAbortSeconds) + " s"},
+		{"time to detect", secs(t.TimeToDetectSeconds) + " s"},
+		{"time to recover", secs(t.TimeToRecoverSeconds) + " s"},
+		{"time to promote", secs(t.TimeToPromoteSeconds) + " s"},
 	}
-	v.Chart = buildChart("c"+strings.TrimPrefix(row.Anchor, "run-"), r, lim.bins)
+}
 
-	for _, f := range r.Faults {
+func faultRows(faults []results.FaultRecord, rel func(time.Time) string) []faultRow {
+	var out []faultRow
+	for _, f := range faults {
 		fr := faultRow{Kind: clip(f.Kind, 100), Description: clip(f.Description, maxTextRunes), At: fmt.Sprintf("%gs", f.At),
 			Injected: "–", Cleared: "–", Touched: clip(strings.Join(f.Touched, ", "), maxTextRunes), Error: clip(f.Error, maxTextRunes)}
 		if f.InjectedAt != nil {
@@ -363,108 +400,75 @@ func makeRunView(r *results.Run, row runRow, d *RunDelta, lim limits) runView {
 		if f.ClearedAt != nil {
 			fr.Cleared = rel(*f.ClearedAt)
 		}
-		v.Faults = append(v.Faults, fr)
+		out = append(out, fr)
 	}
-	calls := r.Analysis
-	if len(calls) > lim.analysis {
-		calls = keyCalls(calls, lim.analysis)
-		v.AnalysisMore = len(r.Analysis) - len(calls)
-	}
+	return out
+}
+
+func analysisRows(calls []results.AnalysisCall, rel func(time.Time) string) []analysisRow {
+	var out []analysisRow
 	for _, a := range calls {
-		cls := map[string]string{"pass": "pass", "fail": "fail"}[a.Verdict]
-		if cls == "" {
-			cls = "other"
-		}
-		v.Analysis = append(v.Analysis, analysisRow{
-			T: rel(a.Time), Analyzer: clip(a.Analyzer, 100), Verdict: clip(a.Verdict, 100), Class: cls,
+		out = append(out, analysisRow{
+			T: rel(a.Time), Analyzer: clip(a.Analyzer, 100), Verdict: clip(string(a.Verdict), 100), Class: verdictMarkClass(a.Verdict),
 			Value: strconv.FormatFloat(a.Value, 'g', 4, 64), P99: strconv.FormatFloat(a.P99Seconds, 'g', 4, 64),
 			Requests:    strconv.FormatFloat(a.Requests, 'g', -1, 64),
 			Explanation: clip(a.Explanation, maxTextRunes), Error: clip(a.Error, maxTextRunes),
 		})
 	}
-	events := r.Events
-	if len(events) > lim.events {
-		events = keyEvents(events, lim.events)
-		v.EventsMore = len(r.Events) - len(events)
-	}
-	// The event log is one block of text, a line per event: a table of
-	// thousands of rows would slow the page down for nothing.
+	return out
+}
+
+// eventLog is one block of text, a line per event: a table of thousands of
+// rows would slow the page down for nothing.
+func eventLog(events []results.Event, rel func(time.Time) string) string {
 	var log strings.Builder
 	for _, e := range events {
-		value := e.Value
-		if e.Kind == "measurement" {
-			value = measurementText(value) // the analyzer's JSON, read
-		}
-		line := fmt.Sprintf("%7s %-11s %-28s %s", rel(e.Time), clip(oneLineText(e.Kind), 40), clip(oneLineText(e.Object), 120), clip(oneLineText(e.Message), 300))
-		if value != "" {
-			line += "  [" + clip(oneLineText(value), 300) + "]"
-		}
+		line := fmt.Sprintf("%7s %-14s %-28s %s", rel(e.Time), clip(oneLineText(string(e.Kind)), 40),
+			clip(oneLineText(e.Object), 120), clip(oneLineText(describeEvent(e)), 700))
 		log.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
-	v.Events, v.EventCount = log.String(), len(events)
-	for _, lg := range r.Logs {
+	return log.String()
+}
+
+// logViews are the tails of the pod logs, every line clipped.
+func logViews(logs []results.LogExcerpt, maxLines int) []logView {
+	var out []logView
+	for _, lg := range logs {
 		lines := strings.Split(strings.TrimRight(lg.Lines, "\n"), "\n")
 		lv := logView{Pod: clip(lg.Pod, 200), Container: clip(lg.Container, 100), Version: clip(lg.Version, 100)}
-		if len(lines) > lim.logLines {
-			lv.Cut = len(lines) - lim.logLines
-			lines = lines[len(lines)-lim.logLines:]
+		if len(lines) > maxLines {
+			lv.Cut = len(lines) - maxLines
+			lines = lines[len(lines)-maxLines:]
 		}
 		for i := range lines {
 			lines[i] = clip(lines[i], maxLogLineRunes)
 		}
 		lv.Lines = strings.Join(lines, "\n")
-		v.Logs = append(v.Logs, lv)
+		out = append(out, lv)
 	}
-	if d != nil {
-		v.Baseline = fmt.Sprintf("baseline: %s, %d failed requests, time to detect %s s; now: %s, %d failed (%+d), time to detect %s s",
-			d.OldStatus, d.OldFailed, secs(d.OldDetect), d.NewStatus, d.NewFailed, d.FailedDelta(), secs(d.NewDetect))
-	}
-	return v
+	return out
 }
 
-// keyCalls keeps at most n analysis calls: those that did not pass first
-// (they explain a verdict), then passes, in time order.
-func keyCalls(calls []results.AnalysisCall, n int) []results.AnalysisCall {
-	keep := make([]bool, len(calls))
+// keepFirst keeps at most n items: those for which key holds first, then
+// as many of the others as fit, in their order. All of them when they fit.
+func keepFirst[T any](items []T, n int, key func(T) bool) []T {
+	if len(items) <= n {
+		return items
+	}
+	keep := make([]bool, len(items))
 	left := n
-	for pass := 0; pass < 2; pass++ {
-		for i, c := range calls {
-			if left > 0 && !keep[i] && (pass == 1 || c.Verdict != "pass") {
+	for _, keyOnly := range []bool{true, false} {
+		for i, it := range items {
+			if left > 0 && !keep[i] && (!keyOnly || key(it)) {
 				keep[i] = true
 				left--
 			}
 		}
 	}
-	out := make([]results.AnalysisCall, 0, n)
-	for i, c := range calls {
+	out := make([]T, 0, n)
+	for i, it := range items {
 		if keep[i] {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// keyEvents keeps at most n events: every event that is not a pod or
-// ReplicaSet change first, then as many of those as fit, in time order.
-func keyEvents(events []results.Event, n int) []results.Event {
-	keep := make([]bool, len(events))
-	left := n
-	for i, e := range events {
-		if left > 0 && e.Kind != "pod" && e.Kind != "replicaset" {
-			keep[i] = true
-			left--
-		}
-	}
-	for i := range events {
-		if left > 0 && !keep[i] {
-			keep[i] = true
-			left--
-		}
-	}
-	out := make([]results.Event, 0, n)
-	for i, e := range events {
-		if keep[i] {
-			out = append(out, e)
+			out = append(out, it)
 		}
 	}
 	return out

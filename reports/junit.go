@@ -116,7 +116,7 @@ func junitEnv(f *results.File, first *results.Run) []junitProperty {
 	props := []junitProperty{
 		{"platform", e.Platform}, {"kubernetes", e.Kubernetes}, {"argoRollouts", e.ArgoRollouts},
 		{"harness", e.Harness}, {"goVersion", e.GoVersion}, {"scenarioFile", first.ScenarioFile},
-		{"groundTruth", first.GroundTruth}, {"stable", first.Stable}, {"candidate", first.Candidate},
+		{"groundTruth", string(first.GroundTruth)}, {"stable", first.Stable}, {"candidate", first.Candidate},
 	}
 	out := props[:0]
 	for _, p := range props {

@@ -18,12 +18,12 @@ const (
 )
 
 var verdictEmoji = map[string]string{
-	"detected":     "✅",
-	"promoted":     "✅",
-	"missed":       "❌",
-	"false-alarm":  "⚠️",
-	"inconclusive": "❔",
-	StatusError:    "💥",
+	string(results.VerdictDetected):     "✅",
+	string(results.VerdictPromoted):     "✅",
+	string(results.VerdictMissed):       "❌",
+	string(results.VerdictFalseAlarm):   "⚠️",
+	string(results.VerdictInconclusive): "❔",
+	StatusError:                         "💥",
 }
 
 // Markdown writes a summary of f fit for a pull-request comment or
@@ -56,7 +56,7 @@ func Markdown(w io.Writer, f *results.File, cmp *Comparison) error {
 	for _, sg := range byScenario(f) {
 		first := sg.Runs[0]
 		fmt.Fprintf(b, "### %s\n\n", mdText(sg.Name))
-		fmt.Fprintf(b, "%s release %s → %s", mdText(orDash(first.GroundTruth)), mdText(first.Stable), mdText(first.Candidate))
+		fmt.Fprintf(b, "%s release %s → %s", mdText(orDash(string(first.GroundTruth))), mdText(first.Stable), mdText(first.Candidate))
 		if first.Description != "" {
 			fmt.Fprintf(b, ": %s", mdText(first.Description))
 		}

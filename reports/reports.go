@@ -6,8 +6,8 @@
 //
 // Reports read only the results File they are given: never the environment,
 // the network or other files, so nothing but the results can leak into them.
-// Everything that came from the cluster or the demo app (version names, event
-// messages, analyzer explanations, pod logs, scenario descriptions) is
+// Everything that came from the cluster or the demo app (version names,
+// Argo's messages, analyzer answers, pod logs, scenario descriptions) is
 // treated as untrusted text and escaped for the format it goes into.
 package reports
 
@@ -16,13 +16,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/blastradius/blastradius/harness/results"
-	"github.com/blastradius/blastradius/harness/score"
 )
 
 // The files a report writes beside results.json. The names are fixed: CI
@@ -47,9 +45,6 @@ func Write(dir string, f *results.File, cmp *Comparison) error {
 	if f == nil {
 		return fmt.Errorf("reports: no results")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	outputs := []struct {
 		name   string
 		render func(io.Writer) error
@@ -63,21 +58,9 @@ func Write(dir string, f *results.File, cmp *Comparison) error {
 		if err := o.render(&buf); err != nil {
 			return fmt.Errorf("%s: %w", o.name, err)
 		}
-		if err := writeFile(filepath.Join(dir, o.name), buf.Bytes()); err != nil {
+		if err := results.WriteAtomic(filepath.Join(dir, o.name), buf.Bytes()); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func writeFile(path string, data []byte) error {
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return err
 	}
 	return nil
 }
@@ -92,7 +75,7 @@ func Status(r *results.Run) string {
 	case r.Error != "":
 		return StatusError
 	case r.Verdict == "":
-		return string(score.VerdictInconclusive)
+		return string(results.VerdictInconclusive)
 	}
 	return string(r.Verdict)
 }
@@ -107,12 +90,12 @@ const (
 
 // verdictClass sorts a status into correct, wrong, inconclusive or error.
 func verdictClass(status string) string {
-	switch score.Verdict(status) {
-	case score.VerdictDetected, score.VerdictPromoted:
+	switch results.Verdict(status) {
+	case results.VerdictDetected, results.VerdictPromoted:
 		return classCorrect
-	case score.VerdictMissed, score.VerdictFalseAlarm:
+	case results.VerdictMissed, results.VerdictFalseAlarm:
 		return classWrong
-	case score.VerdictInconclusive:
+	case results.VerdictInconclusive:
 		return classInconclusive
 	}
 	return classError

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/blastradius/blastradius/harness/results"
-	"github.com/blastradius/blastradius/harness/score"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -42,15 +41,15 @@ func baselineOf(f *results.File) *results.File {
 		r := &b.Runs[i]
 		switch r.ID {
 		case "high-error-rate/canary/none/seed-1":
-			r.Verdict = score.VerdictDetected
+			r.Verdict = results.VerdictDetected
 			r.BlastRadius.FailedRequests = 200
 			r.Timing.TimeToDetectSeconds = ptr(20)
 		case "high-error-rate/canary-analysis/threshold/seed-1":
 			r.BlastRadius.FailedRequests = 10
 		}
 	}
-	b.Runs = append(b.Runs, synth(runSpec{scenario: "good-release", strategy: "deployment-rolling", analyzer: "none", seed: 1, truth: "good",
-		stable: "blue", candidate: "green", verdict: score.VerdictPromoted, outcome: "promoted", seconds: 20, rate: 10, decideAt: 10}))
+	b.Runs = append(b.Runs, synth(runSpec{scenario: "good-release", strategy: "deployment-rolling", analyzer: "none", seed: 1, truth: results.Good,
+		stable: "blue", candidate: "green", verdict: results.VerdictPromoted, outcome: results.OutcomePromoted, seconds: 20, rate: 10, decideAt: 10}))
 	return b
 }
 
@@ -117,7 +116,7 @@ func TestCompare(t *testing.T) {
 
 func TestCompareNoise(t *testing.T) {
 	// Three seeds per group; the failed requests vary a lot between seeds.
-	mk := func(failed []int64, verdicts []score.Verdict) *results.File {
+	mk := func(failed []int64, verdicts []results.Verdict) *results.File {
 		f := &results.File{SchemaVersion: results.SchemaVersion}
 		for i, n := range failed {
 			r := results.Run{ID: "s/canary/none/seed-" + string(rune('1'+i)), Scenario: "s", Strategy: "canary", Analyzer: "none", Seed: int64(i + 1)}
@@ -127,7 +126,7 @@ func TestCompareNoise(t *testing.T) {
 		}
 		return f
 	}
-	det := []score.Verdict{score.VerdictDetected, score.VerdictDetected, score.VerdictDetected}
+	det := []results.Verdict{results.VerdictDetected, results.VerdictDetected, results.VerdictDetected}
 	old := mk([]int64{100, 200, 300}, det) // mean 200, sd 100
 	assert.False(t, Compare(old, mk([]int64{250, 350, 350}, det)).Regressed(), "+117 is within 2 sd")
 	assert.True(t, Compare(old, mk([]int64{400, 450, 500}, det)).Regressed(), "+250 is beyond 2 sd")
@@ -139,8 +138,8 @@ func TestCompareNoise(t *testing.T) {
 
 	// Verdicts: one miss in three where the baseline had one too is noise;
 	// where it had none it is a regression.
-	oneMiss := []score.Verdict{score.VerdictDetected, score.VerdictMissed, score.VerdictDetected}
-	otherMiss := []score.Verdict{score.VerdictMissed, score.VerdictDetected, score.VerdictDetected}
+	oneMiss := []results.Verdict{results.VerdictDetected, results.VerdictMissed, results.VerdictDetected}
+	otherMiss := []results.Verdict{results.VerdictMissed, results.VerdictDetected, results.VerdictDetected}
 	assert.False(t, Compare(mk([]int64{1, 1, 1}, oneMiss), mk([]int64{1, 1, 1}, otherMiss)).Regressed())
 	assert.True(t, Compare(mk([]int64{1, 1, 1}, det), mk([]int64{1, 1, 1}, otherMiss)).Regressed())
 
@@ -364,4 +363,88 @@ func TestSize200Runs(t *testing.T) {
 	require.NoError(t, HTML(&lb, long, nil))
 	require.NoError(t, HTML(&sb, short, nil))
 	assert.Less(t, lb.Len(), sb.Len()*3/2, "long %d vs short %d bytes", lb.Len(), sb.Len())
+}
+
+// testdata/v1/results.json is a schemaVersion 1 file as an older
+// blastradius wrote it: events as sentences. results.Read converts them to
+// typed events, and the reports must still draw everything from those.
+func readV1(t *testing.T) *results.File {
+	t.Helper()
+	f, err := results.Read(filepath.Join("testdata", "v1", results.FileName))
+	require.NoError(t, err)
+	require.Len(t, f.Runs, 2)
+	return f
+}
+
+func TestV1ResultsReports(t *testing.T) {
+	f := readV1(t)
+	dir := t.TempDir()
+	require.NoError(t, WriteAll(dir, f, f))
+	for _, name := range []string{HTMLFile, JUnitFile, MarkdownFile} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.Contains(t, string(data), "high-error-rate", name)
+	}
+
+	var buf bytes.Buffer
+	require.NoError(t, HTML(&buf, f, nil))
+	doc := parseHTML(t, buf.Bytes())
+	canary, blueGreen := byID(doc, "run-1"), byID(doc, "run-2")
+	require.NotNil(t, canary)
+	require.NotNil(t, blueGreen)
+	has := func(sec *html.Node, tag, class string) bool {
+		return len(find(sec, func(n *html.Node) bool { return n.Data == tag && hasClass(n, class) })) > 0
+	}
+
+	// The weight panel, from the converted rollout statuses and decisions.
+	assert.True(t, has(canary, "path", "weight"), "canary weight")
+	assert.Contains(t, textOf(canary), "canary weight and candidate share")
+	assert.True(t, has(blueGreen, "path", "weight"), "blue-green switch")
+	assert.Contains(t, textOf(blueGreen), "blue-green: active Service on the candidate")
+
+	// Faults, Argo's measurements and the decisions.
+	assert.True(t, has(canary, "rect", "fault"), "fault shading")
+	argoFailed := find(canary, func(n *html.Node) bool {
+		return n.Data == "circle" && hasClass(n, "fail") && strings.Contains(textOf(n), "Argo measurement Failed")
+	})
+	assert.NotEmpty(t, argoFailed, "Argo's failed measurement")
+	assert.Contains(t, textOf(canary), "aborted 14.2s")
+	assert.Contains(t, textOf(blueGreen), "promoted 12.0s")
+
+	// The event log shows the converted events.
+	for _, s := range []string{"load started: constant 100/s", "phase Paused step 3/6 weight 20", "injected: kill 1 candidate pod(s)",
+		"cleared: add 200ms to the candidate", "Failed [fail, value 0.25: error rate 25%]", "phase Running"} {
+		assert.Contains(t, textOf(canary), s)
+	}
+}
+
+// The converted events alone carry the chart: the canary weights step by
+// step, and the fault spans paired by the fault's index when the run has
+// no fault records.
+func TestV1ResultsChartFromEvents(t *testing.T) {
+	r := readV1(t).Runs[0]
+	c := buildChart("c1", &r, maxBins)
+	require.NotNil(t, c)
+	require.Len(t, c.Data.W, 30)
+	assert.Equal(t, num(10), c.Data.W[0])
+	assert.Equal(t, num(20), c.Data.W[12])
+	assert.Equal(t, num(0), c.Data.W[20], "0 once aborted")
+
+	r.Faults = nil
+	c = buildChart("c1", &r, maxBins)
+	var spans []svgRect
+	for _, s := range c.Shades {
+		if s.Class == "fault" {
+			spans = append(spans, s)
+		}
+	}
+	require.Len(t, spans, 1, "the one fault that was cleared spans; the other is a line")
+	assert.Contains(t, spans[0].Title, "fault latency: add 200ms to the candidate, injected at 8.0s, cleared at 12.0s")
+	faultLines := 0
+	for _, l := range c.VLines {
+		if l.Class == "fault" {
+			faultLines++
+		}
+	}
+	assert.Equal(t, 2, faultLines)
 }

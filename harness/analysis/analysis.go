@@ -12,13 +12,15 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 // Verdicts, as Argo's success and failure conditions test them.
 const (
-	Pass         = "pass"
-	Fail         = "fail"
-	Inconclusive = "inconclusive"
+	Pass         = results.AnalysisPass
+	Fail         = results.AnalysisFail
+	Inconclusive = results.AnalysisInconclusive
 )
 
 // HashLabel is the label Argo puts on every pod of a Rollout's ReplicaSet.
@@ -83,13 +85,13 @@ type Bucket struct{ UpperBound, Count float64 }
 // the measurement's value, so it carries what was measured, not only the
 // decision.
 type Verdict struct {
-	Verdict     string  `json:"verdict"`     // pass, fail or inconclusive
-	Value       float64 `json:"value"`       // the analyzer's main measure; threshold: the error rate
-	P99         float64 `json:"p99"`         // seconds
-	Requests    float64 `json:"requests"`    // candidate requests in the window
-	Confidence  float64 `json:"confidence"`  // 0..1
-	Explanation string  `json:"explanation"` // for people reading the AnalysisRun
-	Cost        float64 `json:"cost"`        // what the verdict cost (e.g. LLM dollars); 0 for metrics
+	Verdict     results.AnalysisVerdict `json:"verdict"`     // pass, fail or inconclusive
+	Value       float64                 `json:"value"`       // the analyzer's main measure; threshold: the error rate
+	P99         float64                 `json:"p99"`         // seconds
+	Requests    float64                 `json:"requests"`    // candidate requests in the window
+	Confidence  float64                 `json:"confidence"`  // 0..1
+	Explanation string                  `json:"explanation"` // for people reading the AnalysisRun
+	Cost        float64                 `json:"cost"`        // what the verdict cost (e.g. LLM dollars); 0 for metrics
 }
 
 // Merge adds up pod samples: the candidate as a whole.

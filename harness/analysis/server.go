@@ -18,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 // Config configures a Server. Only Client is required.
@@ -27,7 +29,7 @@ type Config struct {
 	// platform knows. Default: http://<podIP>:<port>.
 	PodURL      func(ctx context.Context, pod *corev1.Pod, port int) (string, error)
 	MetricsPort int // default 8080
-	// Analyzers served by name; default Threshold.
+	// Analyzers served by name; default one of each in the catalog.
 	Analyzers []Analyzer
 	// Defaults fill in thresholds a query leaves out; default DefaultThresholds.
 	Defaults Thresholds
@@ -91,7 +93,7 @@ func NewServer(cfg Config) *Server {
 		cfg.MetricsPort = 8080
 	}
 	if len(cfg.Analyzers) == 0 {
-		cfg.Analyzers = []Analyzer{Threshold{}}
+		cfg.Analyzers = All()
 	}
 	if cfg.Defaults.Window == 0 {
 		cfg.Defaults = DefaultThresholds
@@ -197,6 +199,35 @@ func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.calls)
+}
+
+// Analyzers lists the analyzers served, sorted.
+func (s *Server) Analyzers() []string {
+	names := make([]string, 0, len(s.analyzers))
+	for n := range s.analyzers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Recorded returns the calls for one namespace as results.json keeps them.
+func (s *Server) Recorded(namespace string) []results.AnalysisCall {
+	out := []results.AnalysisCall{}
+	for _, c := range s.Calls() {
+		if c.Namespace == namespace {
+			out = append(out, c.Record())
+		}
+	}
+	return out
+}
+
+// Record is the call as results.json keeps it.
+func (c Call) Record() results.AnalysisCall {
+	return results.AnalysisCall{
+		Time: c.Time, Analyzer: c.Analyzer, Hash: c.Hash, Verdict: c.Verdict.Verdict, Value: c.Verdict.Value,
+		P99Seconds: c.Verdict.P99, Requests: c.Verdict.Requests, Explanation: c.Verdict.Explanation, Error: c.Error,
+	}
 }
 
 func (s *Server) loop(ctx context.Context) {
@@ -455,12 +486,7 @@ func (s *Server) parseQuery(r *http.Request) (Query, error) {
 		return bad("analyzer", "required")
 	}
 	if _, ok := s.analyzers[q.Analyzer]; !ok {
-		var known []string
-		for n := range s.analyzers {
-			known = append(known, n)
-		}
-		slices.Sort(known)
-		return bad("analyzer", "unknown analyzer %q (known: %s)", q.Analyzer, strings.Join(known, ", "))
+		return bad("analyzer", "unknown analyzer %q (known: %s)", q.Analyzer, strings.Join(s.Analyzers(), ", "))
 	}
 	if x := v.Get("maxErrorRate"); x != "" {
 		f, err := strconv.ParseFloat(x, 64)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/blastradius/blastradius/harness/platform"
 	"github.com/blastradius/blastradius/harness/platform/local"
 )
 
@@ -32,20 +33,16 @@ type clusterFlags struct {
 }
 
 func (f *clusterFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.platform, "platform", "local", "platform: local (kind comes later)")
+	cmd.Flags().StringVar(&f.platform, "platform", local.Name, platformHelp())
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", filepath.Join(".blastradius", "local"), "the local cluster's data dir")
 	cmd.Flags().StringVar(&f.binDir, "bin", "", "directory of the tools built by make tools (default: $BLASTRADIUS_BIN, else ./bin)")
 }
 
 func (f *clusterFlags) check() error {
-	switch f.platform {
-	case "local":
-		return nil
-	case "kind":
-		return errors.New("--platform kind: not implemented yet; use --platform local")
-	default:
-		return fmt.Errorf("--platform: unknown platform %q (want local)", f.platform)
+	if err := platform.Check(f.platform); err != nil {
+		return fmt.Errorf("--platform: %w", err)
 	}
+	return nil
 }
 
 func (f *clusterFlags) pidFile() string { return strings.TrimSuffix(f.dataDir, "/") + ".pid" }
@@ -90,7 +87,10 @@ func newClusterUpCmd() *cobra.Command {
 func runClusterForeground(cmd *cobra.Command, f clusterFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c := local.New(local.Options{BinDir: f.binDir, DataDir: f.dataDir, Log: cmd.ErrOrStderr()})
+	c, err := platform.New(f.platform, platform.Options{BinDir: f.binDir, DataDir: f.dataDir, Log: cmd.ErrOrStderr()})
+	if err != nil {
+		return err
+	}
 	if err := c.Up(ctx); err != nil {
 		return err
 	}

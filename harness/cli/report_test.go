@@ -11,11 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/blastradius/blastradius/harness/results"
-	"github.com/blastradius/blastradius/harness/score"
 	"github.com/blastradius/blastradius/reports"
 )
 
-func reportSet(t *testing.T, failed int64, verdict score.Verdict) string {
+func reportSet(t *testing.T, failed int64, verdict results.Verdict) string {
 	t.Helper()
 	applied := time.Date(2026, 11, 25, 19, 0, 0, 0, time.UTC)
 	f := &results.File{SchemaVersion: results.SchemaVersion, Environment: results.Environment{Platform: "local", Harness: "test"}}
@@ -27,7 +26,7 @@ func reportSet(t *testing.T, failed int64, verdict score.Verdict) string {
 		r.Verdict = verdict
 		r.BlastRadius.FailedRequests = failed
 		for i := 0; i < 60; i++ {
-			r.Series = append(r.Series, score.Second{Index: i, Requests: 100, Versions: map[string]score.VersionSecond{"blue": {Requests: 100}}})
+			r.Series = append(r.Series, results.Second{Index: i, Requests: 100, Versions: map[string]results.VersionSecond{"blue": {Requests: 100}}})
 		}
 		f.Runs = append(f.Runs, r)
 	}
@@ -48,7 +47,7 @@ func exitCode(err error) int {
 }
 
 func TestReportWritesFiles(t *testing.T) {
-	dir := reportSet(t, 40, score.VerdictDetected)
+	dir := reportSet(t, 40, results.VerdictDetected)
 	out, err := run(t, "report", dir)
 	require.NoError(t, err)
 	for _, name := range []string{reports.HTMLFile, reports.JUnitFile, reports.MarkdownFile} {
@@ -61,14 +60,14 @@ func TestReportWritesFiles(t *testing.T) {
 }
 
 func TestReportBaseline(t *testing.T) {
-	old := reportSet(t, 40, score.VerdictDetected)
+	old := reportSet(t, 40, results.VerdictDetected)
 
-	same := reportSet(t, 44, score.VerdictDetected)
+	same := reportSet(t, 44, results.VerdictDetected)
 	out, err := run(t, "report", same, "--baseline", old)
 	require.NoError(t, err, "4 more failed requests is noise")
 	assert.Contains(t, out, "no regression")
 
-	worse := reportSet(t, 400, score.VerdictMissed)
+	worse := reportSet(t, 400, results.VerdictMissed)
 	out, err = run(t, "report", worse, "--baseline", old)
 	require.Error(t, err)
 	assert.Equal(t, ExitExpectation, exitCode(err))
@@ -82,7 +81,7 @@ func TestReportBaseline(t *testing.T) {
 func TestReportErrors(t *testing.T) {
 	_, err := run(t, "report", t.TempDir())
 	assert.Equal(t, ExitHarness, exitCode(err), "no results.json")
-	_, err = run(t, "report", reportSet(t, 1, score.VerdictDetected), "--baseline", t.TempDir())
+	_, err = run(t, "report", reportSet(t, 1, results.VerdictDetected), "--baseline", t.TempDir())
 	assert.Equal(t, ExitHarness, exitCode(err))
 	_, err = run(t, "report")
 	assert.Error(t, err, "DIR is required")

@@ -8,9 +8,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/blastradius/blastradius/harness/analysis"
+	"github.com/blastradius/blastradius/harness/platform"
+	"github.com/blastradius/blastradius/harness/strategy"
 )
 
 // Version is the harness version, set with -ldflags at build time.
@@ -69,4 +74,25 @@ func Execute() int {
 		return ee.code
 	}
 	return ExitHarness
+}
+
+// platformHelp is the --platform flag's help, from the platform registry.
+func platformHelp() string {
+	return "platform: " + strings.Join(platform.Names(), ", ") + " (kind and cluster come later)"
+}
+
+// catalogHelp lists the strategies and analyzers a scenario may name, from
+// their catalogs, for the help of run and validate.
+func catalogHelp() string {
+	var b strings.Builder
+	b.WriteString("\n\nStrategies (spec.strategies, --only strategy=):\n")
+	for _, s := range strategy.All() {
+		fmt.Fprintf(&b, "  %-22s %s\n", s.Name(), s.Description())
+	}
+	b.WriteString("\nAnalyzers (spec.analyzers, --only analyzer=), for strategies with analysis:\n")
+	for _, a := range analysis.Catalog() {
+		fmt.Fprintf(&b, "  %-22s %s\n", a.Name, a.Description)
+	}
+	fmt.Fprintf(&b, "  %-22s %s", analysis.None, "the analyzer of runs whose strategy has no analysis")
+	return b.String()
 }

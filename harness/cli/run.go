@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/blastradius/blastradius/harness/analysis"
+	"github.com/blastradius/blastradius/harness/platform"
 	"github.com/blastradius/blastradius/harness/platform/local"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/runner"
@@ -44,7 +45,7 @@ files and directories (default: scenarios/) on a cluster started for the
 purpose, and write DIR/results.json (see docs/scoring.md).
 
 Exit status: 0 when every run completed and every expectation held; 1 when an
-expectation failed; 2 when the harness itself failed.`,
+expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 		Example: `  blastradius run scenarios/ --out out
   blastradius run scenarios/high-error-rate.yaml --only strategy=canary-analysis --repeat 3`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,7 +60,7 @@ expectation failed; 2 when the harness itself failed.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.platform, "platform", "local", "platform: local (kind comes later)")
+	f.StringVar(&o.platform, "platform", local.Name, platformHelp())
 	f.StringVar(&o.out, "out", "out", "output directory for results.json and per-run records")
 	f.StringVar(&o.only, "only", "", "run only these, e.g. strategy=canary,canary-analysis,analyzer=threshold,scenario=good-release")
 	f.IntVar(&o.repeat, "repeat", 0, "repetitions per run, overriding the scenarios' repeat")
@@ -71,11 +72,8 @@ expectation failed; 2 when the harness itself failed.`,
 }
 
 func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, args []string, seed *int64) error {
-	if o.platform != "local" {
-		if o.platform == "kind" {
-			return &exitError{code: ExitHarness, err: errors.New("--platform kind: not implemented yet; use --platform local")}
-		}
-		return &exitError{code: ExitHarness, err: fmt.Errorf("--platform: unknown platform %q (want local)", o.platform)}
+	if err := platform.Check(o.platform); err != nil {
+		return &exitError{code: ExitHarness, err: fmt.Errorf("--platform: %w", err)}
 	}
 	if o.parallel < 1 {
 		return &exitError{code: ExitHarness, err: fmt.Errorf("--parallel: must be at least 1, got %d", o.parallel)}
@@ -110,9 +108,12 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 	}}
 
 	// A cluster of its own, gone when the command ends, however it ends.
-	dataDir := filepath.Join(".blastradius", "run-local")
-	cluster := local.New(local.Options{BinDir: o.binDir, DataDir: dataDir, Log: stderr})
-	say(fmt.Sprintf("starting the local cluster for %d runs ...", len(specs)))
+	dataDir := filepath.Join(".blastradius", "run-"+o.platform)
+	cluster, err := platform.New(o.platform, platform.Options{BinDir: o.binDir, DataDir: dataDir, Log: stderr})
+	if err != nil {
+		return &exitError{code: ExitHarness, err: fmt.Errorf("--platform: %w", err)}
+	}
+	say(fmt.Sprintf("starting the %s cluster for %d runs ...", o.platform, len(specs)))
 	if err := cluster.Up(ctx); err != nil {
 		return &exitError{code: ExitHarness, err: fmt.Errorf("cluster: %w", err)}
 	}

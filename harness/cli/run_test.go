@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/loadgen"
 )
 
 // TestRunSmokeScenario runs the short smoke scenario end to end on the local
@@ -34,17 +36,60 @@ func TestRunSmokeScenario(t *testing.T) {
 	r := set.Runs[0]
 	assert.Equal(t, "smoke", r.Scenario)
 	assert.Equal(t, "canary-analysis", r.Strategy)
-	assert.Equal(t, "bad", r.GroundTruth)
-	assert.Equal(t, "detected", string(r.Verdict))
-	assert.Equal(t, "aborted", r.Outcome)
+	assert.Equal(t, results.Bad, r.GroundTruth)
+	assert.Equal(t, results.VerdictDetected, r.Verdict)
+	assert.Equal(t, results.OutcomeAborted, r.Outcome)
 	assert.Positive(t, r.BlastRadius.CandidateFailedRequests)
 	assert.NotNil(t, r.Timing.TimeToDetectSeconds)
 	assert.False(t, r.Failed(), "expectations: %+v", r.Expectations)
 	assert.Equal(t, r.Load.Total, r.BlastRadius.TotalRequests+r.Excluded, "every request is accounted for")
+	assert.Equal(t, r.AppliedAt, r.Window.Start)
+	assert.True(t, r.Window.End.After(r.Window.Start))
+	assertRecomputes(t, filepath.Join(out, r.Records), r)
 	assert.NotEmpty(t, set.Environment.Kubernetes)
 	assert.FileExists(t, filepath.Join(out, r.Records))
 	assert.Contains(t, stdout.String(), "smoke")
 	for _, f := range []string{"report.html", "junit.xml", "summary.md"} {
 		assert.FileExists(t, filepath.Join(out, f))
 	}
+}
+
+// assertRecomputes recomputes the fixed blast-radius fields of r from its
+// records with the published window and SLO, following docs/scoring.md
+// rather than calling harness/score, and checks that no request of the run
+// was sent outside the window but the warm-up before it.
+func assertRecomputes(t *testing.T, records string, r results.Run) {
+	t.Helper()
+	f, err := os.Open(records)
+	require.NoError(t, err)
+	defer f.Close()
+	slo := time.Duration(r.Load.SLOSeconds * float64(time.Second))
+	var total, failed, candFailed, after int64
+	hurt := map[string]bool{}
+	require.NoError(t, loadgen.ReadRecords(f, func(rec loadgen.Record) error {
+		if rec.Time.Before(r.Window.Start) || rec.Aborted {
+			return nil
+		}
+		if !rec.Time.Before(r.Window.End) {
+			after++
+			return nil
+		}
+		total++
+		if rec.Code >= 500 || rec.Code == 0 || (slo > 0 && rec.Latency > slo) {
+			failed++
+			if rec.Version == r.Candidate {
+				candFailed++
+			}
+			if rec.User != "" {
+				hurt[rec.User] = true
+			}
+		}
+		return nil
+	}))
+	assert.Zero(t, after, "requests sent after the window's end")
+	b := r.BlastRadius
+	assert.Equal(t, b.TotalRequests, total, "totalRequests")
+	assert.Equal(t, b.FailedRequests, failed, "failedRequests")
+	assert.Equal(t, b.CandidateFailedRequests, candFailed, "candidateFailedRequests")
+	assert.Equal(t, b.UsersAffected, len(hurt), "usersAffected")
 }

@@ -18,7 +18,7 @@ func newValidateCmd() *cobra.Command {
 subdirectories), validate them strictly and print "ok: N scenarios, M runs",
 where the runs are the matrix scenario × strategy × analyzer × seed. On invalid
 input print every problem as FILE:LINE: FIELD: MESSAGE and exit with status 2.
-The schema is in docs/scenarios.md.`,
+The schema is in docs/scenarios.md.` + catalogHelp(),
 		Example: `  blastradius validate scenarios/
   blastradius validate scenarios/high-error-rate.yaml --list
   blastradius validate scenarios/ --only strategy=canary-analysis,analyzer=threshold`,

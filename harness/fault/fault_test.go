@@ -82,11 +82,16 @@ func TestTimelineRecordsInjectionAndClearing(t *testing.T) {
 	env, _, factor := testEnv(t)
 	start := time.Now()
 	var changes []Record
+	var indexes []int
 	var mu sync.Mutex
 	tl := Play(context.Background(), env, start, []Item{
 		{At: 100 * time.Millisecond, Clear: 200 * time.Millisecond, Fault: &Traffic{Factor: 3}},
 		{At: 50 * time.Millisecond, Fault: &PodKill{Target: Candidate, Count: 1}},
-	}, func(r Record) { mu.Lock(); changes = append(changes, r); mu.Unlock() })
+	}, func(i int, r Record) {
+		mu.Lock()
+		changes, indexes = append(changes, r), append(indexes, i)
+		mu.Unlock()
+	})
 	recs := tl.Wait()
 	require.NoError(t, tl.Err())
 	require.Len(t, recs, 2)
@@ -99,6 +104,7 @@ func TestTimelineRecordsInjectionAndClearing(t *testing.T) {
 	assert.GreaterOrEqual(t, recs[1].ClearedAt.Sub(start), 200*time.Millisecond)
 	assert.Equal(t, 1.0, *factor, "the traffic factor is restored on clearing")
 	assert.Len(t, changes, 3)
+	assert.Equal(t, []int{0, 1, 1}, indexes, "each change names its record: the kill, then the traffic fault twice")
 	pods, _ := env.Client.CoreV1().Pods("ns").List(context.Background(), metav1.ListOptions{})
 	assert.Len(t, pods.Items, 1)
 

@@ -6,6 +6,9 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/blastradius/blastradius/harness/internal/sleep"
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 // Item is one fault on the timeline, times relative to the start.
@@ -16,15 +19,7 @@ type Item struct {
 }
 
 // Record is what happened to one item; it goes into results.json.
-type Record struct {
-	Kind        string     `json:"kind"`
-	Description string     `json:"description"`
-	At          float64    `json:"atSeconds"`
-	InjectedAt  *time.Time `json:"injectedAt"`
-	ClearedAt   *time.Time `json:"clearedAt"`
-	Touched     []string   `json:"touched,omitempty"`
-	Error       string     `json:"error,omitempty"`
-}
+type Record = results.FaultRecord
 
 // Timeline plays items against env from start. Records are safe to read
 // at any time; Err reports the first fault that could not be applied.
@@ -36,9 +31,9 @@ type Timeline struct {
 }
 
 // Play starts the timeline and returns at once. onChange (optional) is called
-// after each injection or clearing. Cancelling ctx stops what has not
+// after each injection or clearing, with the record's index in Records. Cancelling ctx stops what has not
 // happened yet; what it injected stays until the namespace goes.
-func Play(ctx context.Context, env *Env, start time.Time, items []Item, onChange func(Record)) *Timeline {
+func Play(ctx context.Context, env *Env, start time.Time, items []Item, onChange func(int, Record)) *Timeline {
 	t := &Timeline{records: make([]Record, len(items))}
 	sorted := append([]Item(nil), items...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At < sorted[j].At })
@@ -47,7 +42,7 @@ func Play(ctx context.Context, env *Env, start time.Time, items []Item, onChange
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			if !sleepUntil(ctx, start.Add(it.At)) {
+			if !sleep.Until(ctx, start.Add(it.At)) {
 				return
 			}
 			touched, err := it.Fault.Apply(ctx, env)
@@ -62,7 +57,7 @@ func Play(ctx context.Context, env *Env, start time.Time, items []Item, onChange
 				t.fail(fmt.Errorf("fault %q at %s: %w", it.Fault, it.At, err))
 				return
 			}
-			if it.Clear == 0 || !sleepUntil(ctx, start.Add(it.Clear)) {
+			if it.Clear == 0 || !sleep.Until(ctx, start.Add(it.Clear)) {
 				return
 			}
 			t.clear(context.WithoutCancel(ctx), env, i, it.Fault, onChange)
@@ -71,7 +66,7 @@ func Play(ctx context.Context, env *Env, start time.Time, items []Item, onChange
 	return t
 }
 
-func (t *Timeline) clear(ctx context.Context, env *Env, i int, f Fault, onChange func(Record)) {
+func (t *Timeline) clear(ctx context.Context, env *Env, i int, f Fault, onChange func(int, Record)) {
 	err := f.Clear(ctx, env)
 	now := time.Now()
 	t.update(i, func(r *Record) {
@@ -105,13 +100,13 @@ func (t *Timeline) Err() error {
 	return t.err
 }
 
-func (t *Timeline) update(i int, f func(*Record), onChange func(Record)) {
+func (t *Timeline) update(i int, f func(*Record), onChange func(int, Record)) {
 	t.mu.Lock()
 	f(&t.records[i])
 	r := t.records[i]
 	t.mu.Unlock()
 	if onChange != nil {
-		onChange(r)
+		onChange(i, r)
 	}
 }
 
@@ -121,19 +116,4 @@ func (t *Timeline) fail(err error) {
 		t.err = err
 	}
 	t.mu.Unlock()
-}
-
-func sleepUntil(ctx context.Context, at time.Time) bool {
-	d := time.Until(at)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-timer.C:
-		return true
-	}
 }

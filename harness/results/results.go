@@ -1,6 +1,9 @@
-// Package results is the schema of results.json, written by `blastradius
-// run` and read by the reports. The schema is versioned; field names marked
-// fixed in docs/scoring.md are relied on by scripts outside the repo.
+// Package results is the vocabulary every package of a run shares (event
+// kinds, outcomes, verdicts, fault records, series, scores) and the schema of
+// results.json, written by `blastradius run` and read by the reports. It is a
+// leaf: it imports nothing of this module, so a reader of results.json
+// compiles nothing else. The schema is versioned; field names marked fixed in
+// docs/scoring.md are relied on by scripts outside the repo.
 package results
 
 import (
@@ -9,13 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/blastradius/blastradius/harness/fault"
-	"github.com/blastradius/blastradius/harness/score"
 )
 
-// SchemaVersion is bumped on any incompatible change.
-const SchemaVersion = 1
+// SchemaVersion is bumped on any incompatible change. Version 2 made events
+// typed (docs/scoring.md says what changed); Read still reads version 1.
+const SchemaVersion = 2
 
 // FileName is the results file in a run set's output directory.
 const FileName = "results.json"
@@ -41,32 +42,33 @@ type Environment struct {
 
 // Run is one scenario × strategy × analyzer × seed.
 type Run struct {
-	ID           string `json:"id"`
-	Scenario     string `json:"scenario"`
-	ScenarioFile string `json:"scenarioFile"`
-	Description  string `json:"description,omitempty"`
-	Strategy     string `json:"strategy"`
-	Analyzer     string `json:"analyzer"`
-	Seed         int64  `json:"seed"`
-	GroundTruth  string `json:"groundTruth"` // good | bad
-	Stable       string `json:"stable"`
-	Candidate    string `json:"candidate"`
-	Namespace    string `json:"namespace"`
+	ID           string      `json:"id"`
+	Scenario     string      `json:"scenario"`
+	ScenarioFile string      `json:"scenarioFile"`
+	Description  string      `json:"description,omitempty"`
+	Strategy     string      `json:"strategy"`
+	Analyzer     string      `json:"analyzer"`
+	Seed         int64       `json:"seed"`
+	GroundTruth  GroundTruth `json:"groundTruth"`
+	Stable       string      `json:"stable"`
+	Candidate    string      `json:"candidate"`
+	Namespace    string      `json:"namespace"`
 
-	score.Scores
+	Scores
 
-	// Outcome is how the run ended: promoted, aborted, degraded, timeout,
-	// or error.
-	Outcome      string         `json:"outcome"`
-	Error        string         `json:"error,omitempty"`
-	Expectations []Expectation  `json:"expectations"`
-	StartedAt    time.Time      `json:"startedAt"`
-	AppliedAt    time.Time      `json:"candidateAppliedAt"`
-	EndedAt      time.Time      `json:"endedAt"`
-	Load         Load           `json:"load"`
-	Events       []Event        `json:"events"`
-	Faults       []fault.Record `json:"faults"`
-	Series       []score.Second `json:"series"`
+	Outcome      Outcome       `json:"outcome"`
+	Error        string        `json:"error,omitempty"`
+	Expectations []Expectation `json:"expectations"`
+	StartedAt    time.Time     `json:"startedAt"`
+	AppliedAt    time.Time     `json:"candidateAppliedAt"`
+	// Window is what was scored: records.ndjson scored with these bounds
+	// and load.sloSeconds gives the blast-radius fields exactly.
+	Window  Window        `json:"window"`
+	EndedAt time.Time     `json:"endedAt"`
+	Load    Load          `json:"load"`
+	Events  []Event       `json:"events"`
+	Faults  []FaultRecord `json:"faults"`
+	Series  []Second      `json:"series"`
 	// Analysis is every call Argo made to the analysis endpoint for this run,
 	// with the analyzer's verdict and explanation (untrusted text).
 	Analysis []AnalysisCall `json:"analysis"`
@@ -96,28 +98,17 @@ type Load struct {
 	PreviewTotal  int64   `json:"previewTotal,omitempty"`
 }
 
-// Event is one timestamped observation of the run: rollout, analysis,
-// ReplicaSet and pod changes, faults, load.
-type Event struct {
-	Time    time.Time `json:"time"`
-	Kind    string    `json:"kind"`
-	Object  string    `json:"object,omitempty"`
-	Message string    `json:"message"`
-	Phase   string    `json:"phase,omitempty"`
-	Value   string    `json:"value,omitempty"`
-}
-
 // AnalysisCall is one measurement the analysis endpoint served.
 type AnalysisCall struct {
-	Time        time.Time `json:"time"`
-	Analyzer    string    `json:"analyzer"`
-	Hash        string    `json:"hash"`
-	Verdict     string    `json:"verdict"` // pass | fail | inconclusive
-	Value       float64   `json:"value"`   // the error rate, for threshold
-	P99Seconds  float64   `json:"p99Seconds"`
-	Requests    float64   `json:"requests"`
-	Explanation string    `json:"explanation"`
-	Error       string    `json:"error,omitempty"`
+	Time        time.Time       `json:"time"`
+	Analyzer    string          `json:"analyzer"`
+	Hash        string          `json:"hash"`
+	Verdict     AnalysisVerdict `json:"verdict"`
+	Value       float64         `json:"value"` // the analyzer's main measure; threshold: the error rate
+	P99Seconds  float64         `json:"p99Seconds"`
+	Requests    float64         `json:"requests"`
+	Explanation string          `json:"explanation"`
+	Error       string          `json:"error,omitempty"`
 }
 
 // LogExcerpt is the tail of one container's log.
@@ -138,24 +129,36 @@ func (r *Run) Failed() bool {
 	return false
 }
 
-// Write writes f to dir/results.json through a temp file, so an interrupted
-// write never leaves a truncated file.
+// Write writes f to dir/results.json atomically.
 func Write(dir string, f *File) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, "."+FileName+".tmp")
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, FileName))
+	return WriteAtomic(filepath.Join(dir, FileName), append(data, '\n'))
 }
 
-// Read reads dir/results.json (or the file itself if path is a file).
+// WriteAtomic writes a file of a run set's output directory through a temp
+// file and a rename, so that an interrupted write never leaves a truncated
+// file. It creates the directory.
+func WriteAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// Read reads dir/results.json (or the file itself if path is a file), of
+// this schema version or version 1.
 func Read(path string) (*File, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, FileName)
@@ -164,12 +167,24 @@ func Read(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	var f File
-	if err := json.Unmarshal(data, &f); err != nil {
+	var v struct {
+		SchemaVersion int `json:"schemaVersion"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if f.SchemaVersion != SchemaVersion {
-		return nil, fmt.Errorf("%s: schemaVersion %d, this blastradius reads %d", path, f.SchemaVersion, SchemaVersion)
+	var f *File
+	switch v.SchemaVersion {
+	case SchemaVersion:
+		f = &File{}
+		err = json.Unmarshal(data, f)
+	case 1:
+		f, err = readV1(data)
+	default:
+		return nil, fmt.Errorf("%s: schemaVersion %d, this blastradius reads 1 to %d", path, v.SchemaVersion, SchemaVersion)
 	}
-	return &f, nil
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
 }

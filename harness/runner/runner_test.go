@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -9,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/scenario"
-	"github.com/blastradius/blastradius/harness/score"
 )
 
 func TestNamespaceIsAStableDNSLabel(t *testing.T) {
@@ -41,48 +40,22 @@ func TestRolloutStateReadsStepAndWeight(t *testing.T) {
 	assert.Equal(t, int64(100), rolloutState(u).Weight, "past the last step the candidate has everything")
 }
 
-func TestScoreKindMapsOnlyWhatScoringReads(t *testing.T) {
-	cases := []struct {
-		ev   Event
-		want score.EventKind
-		ok   bool
-	}{
-		{Event{Kind: EvAborted}, score.EventAborted, true},
-		{Event{Kind: EvDegraded}, score.EventDegraded, true},
-		{Event{Kind: EvPromoted}, score.EventPromoted, true},
-		{Event{Kind: EvTimeout}, score.EventRunTimedOut, true},
-		{Event{Kind: EvMeasurement, Phase: "Failed"}, score.EventMeasurementFailed, true},
-		{Event{Kind: EvMeasurement, Phase: "Successful"}, score.EventMeasurementSucceeded, true},
-		{Event{Kind: EvMeasurement, Phase: "Inconclusive"}, "", false},
-		{Event{Kind: EvMeasurement, Phase: "Error"}, "", false},
-		{Event{Kind: EvFault, Message: "injected: kill 1 candidate pod(s)"}, score.EventFaultInjected, true},
-		{Event{Kind: EvFault, Message: "cleared: traffic x3"}, score.EventFaultCleared, true},
-		{Event{Kind: EvRollout}, "", false},
-		{Event{Kind: EvPod}, "", false},
-	}
-	for _, c := range cases {
-		k, ok := scoreKind(c.ev)
-		assert.Equal(t, c.ok, ok, "%+v", c.ev)
-		assert.Equal(t, c.want, k, "%+v", c.ev)
-	}
-}
-
 func TestExpectations(t *testing.T) {
 	maxFailed := int64(100)
 	maxTTD := 30 * time.Second
 	sc := &scenario.Scenario{Expect: []scenario.Expect{
-		{Verdicts: []scenario.Verdict{scenario.VerdictDetected}, MaxFailedRequests: &maxFailed, MaxTimeToDetect: &maxTTD, Strategies: []string{"canary-analysis"}},
-		{Verdicts: []scenario.Verdict{scenario.VerdictMissed}},
+		{Verdicts: []results.Verdict{results.VerdictDetected}, MaxFailedRequests: &maxFailed, MaxTimeToDetect: &maxTTD, Strategies: []string{"canary-analysis"}},
+		{Verdicts: []results.Verdict{results.VerdictMissed}},
 	}}
 	ttd := 12.5
-	good := score.Scores{Verdict: score.VerdictDetected, BlastRadius: score.BlastRadius{FailedRequests: 40}, Timing: score.Timing{TimeToDetectSeconds: &ttd}}
+	good := results.Scores{Verdict: results.VerdictDetected, BlastRadius: results.BlastRadius{FailedRequests: 40}, Timing: results.Timing{TimeToDetectSeconds: &ttd}}
 	got := expectations(sc, "canary-analysis", good)
 	require.Len(t, got, 3)
 	for _, e := range got {
 		assert.True(t, e.OK, e.Message)
 	}
 
-	bad := score.Scores{Verdict: score.VerdictMissed, BlastRadius: score.BlastRadius{FailedRequests: 400}}
+	bad := results.Scores{Verdict: results.VerdictMissed, BlastRadius: results.BlastRadius{FailedRequests: 400}}
 	got = expectations(sc, "canary-analysis", bad)
 	require.Len(t, got, 3)
 	assert.Equal(t, "verdict missed, want detected", got[0].Message)
@@ -112,11 +85,11 @@ func TestWorkloadKeepsOnlyTheWorkload(t *testing.T) {
 }
 
 func TestFaultItemsLastEvent(t *testing.T) {
-	x := &run{sc: &scenario.Scenario{Faults: []scenario.Fault{
+	sc := &scenario.Scenario{Faults: []scenario.Fault{
 		{At: 45 * time.Second, Runtime: &scenario.RuntimeFault{Target: scenario.TargetCandidate}},
 		{At: 10 * time.Second, Clear: 30 * time.Second, Traffic: &scenario.TrafficChange{Factor: 2}},
-	}}}
-	items, last, err := x.faultItems(context.Background(), nil)
+	}}
+	items, last, err := faultItems(sc)
 	require.NoError(t, err)
 	require.Len(t, items, 2)
 	assert.Equal(t, 45*time.Second, last, "an uncleared fault's own time counts, not 'never'")

@@ -2,9 +2,7 @@ package runner
 
 import (
 	"context"
-	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,22 +19,6 @@ import (
 	"github.com/blastradius/blastradius/harness/results"
 )
 
-// Event kinds recorded by the watcher and the runner.
-const (
-	EvRollout     = "rollout"      // phase, step or abort changed
-	EvAborted     = "aborted"      // Argo aborted the rollout
-	EvDegraded    = "degraded"     // the rollout went Degraded without an abort
-	EvPromoted    = "promoted"     // the candidate became the stable version
-	EvMeasurement = "measurement"  // an analysis measurement completed
-	EvAnalysisRun = "analysis-run" // an AnalysisRun changed phase
-	EvReplicaSet  = "replicaset"   // replica counts changed
-	EvPod         = "pod"          // a pod's phase, readiness or restarts changed
-	EvFault       = "fault"        // a fault was injected or cleared
-	EvCandidate   = "candidate"    // the candidate was applied
-	EvLoad        = "load"         // load started or stopped
-	EvTimeout     = "timeout"      // the run hit its timeout
-)
-
 // Event is one timestamped observation, as it goes into results.json.
 type Event = results.Event
 
@@ -45,15 +27,11 @@ var (
 	analysisRunGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "analysisruns"}
 )
 
-// RolloutState is the part of a Rollout's status the runner acts on.
+// RolloutState is the part of a Rollout's status the runner acts on: what
+// results.json records, and the hashes that tell stable from candidate.
 type RolloutState struct {
-	Phase, Message       string
-	Step, Steps          int64
-	Abort                bool
-	StableHash, PodHash  string
-	ObservedGeneration   string
-	Weight               int64
-	Replicas, ReadyCount int64
+	results.RolloutStatus
+	StableHash, PodHash string
 }
 
 func rolloutState(u *unstructured.Unstructured) RolloutState {
@@ -64,9 +42,8 @@ func rolloutState(u *unstructured.Unstructured) RolloutState {
 	s.Abort, _, _ = unstructured.NestedBool(u.Object, "status", "abort")
 	s.StableHash, _, _ = unstructured.NestedString(u.Object, "status", "stableRS")
 	s.PodHash, _, _ = unstructured.NestedString(u.Object, "status", "currentPodHash")
-	s.ObservedGeneration, _, _ = unstructured.NestedString(u.Object, "status", "observedGeneration")
 	s.Replicas, _, _ = unstructured.NestedInt64(u.Object, "status", "replicas")
-	s.ReadyCount, _, _ = unstructured.NestedInt64(u.Object, "status", "readyReplicas")
+	s.ReadyReplicas, _, _ = unstructured.NestedInt64(u.Object, "status", "readyReplicas")
 	steps, _, _ := unstructured.NestedSlice(u.Object, "spec", "strategy", "canary", "steps")
 	s.Steps = int64(len(steps))
 	// The weight in effect: the last setWeight at or before the current step.
@@ -92,13 +69,13 @@ type watcher struct {
 	mu      sync.Mutex
 	events  []Event
 	rollout RolloutState
-	seen    map[string]string // object -> last summary, to record changes only
-	meas    map[string]bool   // measurements already recorded
+	seen    map[string]any  // kind/object -> last recorded state, to record changes only
+	meas    map[string]bool // measurements already recorded
 	onEvent func(Event)
 }
 
 func newWatcher(ns, app string, onEvent func(Event)) *watcher {
-	return &watcher{ns: ns, app: app, seen: map[string]string{}, meas: map[string]bool{}, onEvent: onEvent}
+	return &watcher{ns: ns, app: app, seen: map[string]any{}, meas: map[string]bool{}, onEvent: onEvent}
 }
 
 // Add records an event made by the runner itself.
@@ -130,14 +107,16 @@ func (w *watcher) Rollout() RolloutState {
 	return w.rollout
 }
 
-// changed records an event when an object's summary differs from the last.
-func (w *watcher) changed(kind, object, summary string) {
+// changed records e when the object's state (a comparable value: the
+// event's payload) differs from the last one recorded.
+func (w *watcher) changed(e Event, state any) {
+	key := string(e.Kind) + "/" + e.Object
 	w.mu.Lock()
-	last, ok := w.seen[kind+"/"+object]
-	w.seen[kind+"/"+object] = summary
+	last, ok := w.seen[key]
+	w.seen[key] = state
 	w.mu.Unlock()
-	if !ok || last != summary {
-		w.Add(Event{Kind: kind, Object: object, Message: summary})
+	if !ok || last != state {
+		w.Add(e)
 	}
 }
 
@@ -152,12 +131,14 @@ func (w *watcher) run(ctx context.Context, cs kubernetes.Interface, dyn dynamic.
 	}
 	handle(f.Core().V1().Pods().Informer(), func(o any) {
 		if p, ok := o.(*corev1.Pod); ok {
-			w.changed(EvPod, p.Name, podSummary(p))
+			st := podStatus(p)
+			w.changed(Event{Kind: results.EventPod, Object: p.Name, Pod: &st}, st)
 		}
 	})
 	handle(f.Apps().V1().ReplicaSets().Informer(), func(o any) {
 		if rs, ok := o.(*appsv1.ReplicaSet); ok {
-			w.changed(EvReplicaSet, rs.Name, fmt.Sprintf("%s replicas %d ready %d", image(rs.Spec.Template.Spec), rs.Status.Replicas, rs.Status.ReadyReplicas))
+			st := results.ReplicaSetStatus{Image: image(rs.Spec.Template.Spec), Replicas: rs.Status.Replicas, ReadyReplicas: rs.Status.ReadyReplicas}
+			w.changed(Event{Kind: results.EventReplicaSet, Object: rs.Name, ReplicaSet: &st}, st)
 		}
 	})
 	handle(df.ForResource(rolloutGVR).Informer(), func(o any) {
@@ -166,7 +147,8 @@ func (w *watcher) run(ctx context.Context, cs kubernetes.Interface, dyn dynamic.
 			w.mu.Lock()
 			w.rollout = s
 			w.mu.Unlock()
-			w.changed(EvRollout, u.GetName(), fmt.Sprintf("phase %s step %d/%d weight %d abort %t %s", s.Phase, s.Step, s.Steps, s.Weight, s.Abort, s.Message))
+			st := s.RolloutStatus
+			w.changed(Event{Kind: results.EventRollout, Object: u.GetName(), Rollout: &st}, st)
 		}
 	})
 	handle(df.ForResource(analysisRunGVR).Informer(), func(o any) {
@@ -182,9 +164,10 @@ func (w *watcher) run(ctx context.Context, cs kubernetes.Interface, dyn dynamic.
 
 func (w *watcher) analysisRun(u *unstructured.Unstructured) {
 	phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
-	w.changed(EvAnalysisRun, u.GetName(), "phase "+phase)
-	results, _, _ := unstructured.NestedSlice(u.Object, "status", "metricResults")
-	for _, r := range results {
+	st := results.AnalysisRunStatus{Phase: phase}
+	w.changed(Event{Kind: results.EventAnalysisRun, Object: u.GetName(), AnalysisRun: &st}, st)
+	metrics, _, _ := unstructured.NestedSlice(u.Object, "status", "metricResults")
+	for _, r := range metrics {
 		m, _ := r.(map[string]any)
 		metric, _ := m["name"].(string)
 		ms, _ := m["measurements"].([]any)
@@ -210,31 +193,26 @@ func (w *watcher) analysisRun(u *unstructured.Unstructured) {
 			if err != nil {
 				at = time.Now()
 			}
-			w.Add(Event{Time: at, Kind: EvMeasurement, Object: u.GetName() + "/" + metric, Phase: mphase, Value: value, Message: strings.TrimSpace(mphase + " " + msg)})
+			w.Add(Event{Time: at, Kind: results.EventMeasurement, Object: u.GetName() + "/" + metric, Measurement: &results.Measurement{
+				AnalysisRun: u.GetName(), Metric: metric, Phase: results.MeasurementPhase(mphase), Value: value, Message: msg}})
 		}
 	}
 }
 
-func podSummary(p *corev1.Pod) string {
-	ready := false
+func podStatus(p *corev1.Pod) results.PodStatus {
+	st := results.PodStatus{Image: image(p.Spec), Phase: string(p.Status.Phase), Terminating: p.DeletionTimestamp != nil}
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-			ready = true
+			st.Ready = true
 		}
 	}
-	var restarts int32
-	state := ""
 	for _, s := range p.Status.ContainerStatuses {
-		restarts += s.RestartCount
+		st.Restarts += s.RestartCount
 		if s.State.Waiting != nil {
-			state = s.State.Waiting.Reason
+			st.Waiting = s.State.Waiting.Reason
 		}
 	}
-	deleting := ""
-	if p.DeletionTimestamp != nil {
-		deleting = " terminating"
-	}
-	return fmt.Sprintf("%s %s ready %t restarts %d %s%s", image(p.Spec), p.Status.Phase, ready, restarts, state, deleting)
+	return st
 }
 
 func image(spec corev1.PodSpec) string {

@@ -2,6 +2,8 @@ package scenario
 
 import (
 	"fmt"
+	"github.com/blastradius/blastradius/harness/analysis"
+	"github.com/blastradius/blastradius/harness/strategy"
 	"slices"
 	"strings"
 )
@@ -11,7 +13,7 @@ import (
 type RunSpec struct {
 	Scenario *Scenario
 	Strategy string
-	Analyzer string // AnalyzerNone for strategies without analysis
+	Analyzer string // analysis.None for strategies without analysis
 	Seed     int64
 	Index    int    // position in the expansion, from 0
 	ID       string // e.g. "high-error-rate/canary-analysis/threshold/seed-1"
@@ -25,7 +27,7 @@ func RunID(scenario, strategy, analyzer string, seed int64) string {
 // Filter selects runs of the matrix. An empty list selects everything.
 type Filter struct {
 	Strategies []string
-	Analyzers  []string // may include AnalyzerNone
+	Analyzers  []string // may include analysis.None
 	Scenarios  []string
 }
 
@@ -80,11 +82,11 @@ func ParseFilter(s string) (Filter, error) {
 		}
 		switch key {
 		case "strategy":
-			if !KnownStrategy(value) {
-				return fail("unknown strategy %q (known: %s)", value, strings.Join(Strategies(), ", "))
+			if !slices.Contains(strategy.Names(), value) {
+				return fail("unknown strategy %q (known: %s)", value, strings.Join(strategy.Names(), ", "))
 			}
 		case "analyzer":
-			if known := append(Analyzers(), AnalyzerNone); !slices.Contains(known, value) {
+			if known := append(analysis.Names(), analysis.None); !slices.Contains(known, value) {
 				return fail("unknown analyzer %q (known: %s)", value, strings.Join(known, ", "))
 			}
 		}
@@ -137,7 +139,7 @@ func (f Filter) Check(scenarios []*Scenario) error {
 
 // Expand returns the run matrix in order: for each scenario, each of its
 // strategies, each analyzer (its analyzers for strategies with analysis, else
-// AnalyzerNone), each seed; keeping only runs the filter matches.
+// analysis.None), each seed; keeping only runs the filter matches.
 //
 // repeatOverride > 0 replaces the scenario's repeat and seedOverride its
 // first seed; with either, the seeds are consecutive from the first:
@@ -163,8 +165,8 @@ func Expand(scenarios []*Scenario, filter Filter, repeatOverride int, seedOverri
 			}
 		}
 		for _, strategy := range s.Strategies {
-			as := []string{AnalyzerNone}
-			if HasAnalysis(strategy) {
+			as := []string{analysis.None}
+			if hasAnalysis(strategy) {
 				as = s.Analyzers
 			}
 			for _, analyzer := range as {

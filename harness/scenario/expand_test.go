@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/blastradius/blastradius/harness/analysis"
+	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/harness/strategy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,8 +21,8 @@ func ids(runs []RunSpec) []string {
 }
 
 func TestExpand(t *testing.T) {
-	a := &Scenario{Name: "a", Strategies: Strategies(), Analyzers: []string{AnalyzerThreshold}, Seeds: []int64{1}}
-	b := &Scenario{Name: "b", Strategies: []string{StrategyCanaryAnalysis, StrategyCanary}, Analyzers: []string{AnalyzerThreshold}, Seeds: []int64{4, 7}}
+	a := &Scenario{Name: "a", Strategies: strategy.Names(), Analyzers: []string{analysis.Default}, Seeds: []int64{1}}
+	b := &Scenario{Name: "b", Strategies: []string{strategy.CanaryAnalysis, strategy.Canary}, Analyzers: []string{analysis.Default}, Seeds: []int64{4, 7}}
 
 	runs := Expand([]*Scenario{a, b}, Filter{}, 0, nil)
 	assert.Equal(t, []string{
@@ -42,7 +45,7 @@ func TestExpand(t *testing.T) {
 	assert.Equal(t, RunSpec{Scenario: b, Strategy: "canary", Analyzer: "none", Seed: 7, Index: 9, ID: "b/canary/none/seed-7"}, runs[9])
 
 	// Analyzers multiply only the strategies with analysis.
-	c := &Scenario{Name: "c", Strategies: Strategies(), Analyzers: []string{"threshold", "other"}, Seeds: []int64{1, 2}}
+	c := &Scenario{Name: "c", Strategies: strategy.Names(), Analyzers: []string{"threshold", "other"}, Seeds: []int64{1, 2}}
 	assert.Len(t, Expand([]*Scenario{c}, Filter{}, 0, nil), (3+3*2)*2)
 
 	// Overrides: consecutive seeds from the first (or the given) seed.
@@ -115,19 +118,18 @@ func TestParseFilter(t *testing.T) {
 		Filter{Strategies: []string{"canary", "blue-green"}, Analyzers: []string{"none"}, Scenarios: []string{"x"}}.String())
 }
 
-func TestStrategyTable(t *testing.T) {
+func TestStrategyTraits(t *testing.T) {
 	var withAnalysis []string
-	for _, s := range Strategies() {
-		if HasAnalysis(s) {
+	for _, s := range strategy.Names() {
+		if hasAnalysis(s) {
 			withAnalysis = append(withAnalysis, s)
 		}
 	}
 	assert.Equal(t, []string{"canary-analysis", "canary-step-analysis", "blue-green-analysis"}, withAnalysis)
-	assert.True(t, IsCanary("canary-step-analysis"))
-	assert.False(t, IsCanary("blue-green"))
-	assert.False(t, HasAnalysis("nope"))
-	assert.Equal(t, []string{"threshold"}, Analyzers())
-	assert.False(t, KnownAnalyzer(AnalyzerNone))
+	assert.True(t, isCanary("canary-step-analysis"))
+	assert.False(t, isCanary("blue-green"))
+	assert.False(t, hasAnalysis("nope"))
+	assert.False(t, analysis.Known(analysis.None))
 }
 
 func TestErrorsFlattens(t *testing.T) {
@@ -159,11 +161,11 @@ func TestShippedScenarios(t *testing.T) {
 	} {
 		assert.Contains(t, byName, name)
 	}
-	assert.False(t, byName["good-release"].GroundTruthBad())
-	assert.False(t, byName["pod-kills-good-release"].GroundTruthBad())
-	assert.False(t, byName["stable-incident-good-release"].GroundTruthBad())
-	assert.True(t, byName["late-onset"].GroundTruthBad())
-	assert.True(t, byName["high-error-rate"].ExpectFor(StrategyCanaryAnalysis).AllowsVerdict(VerdictDetected))
+	assert.False(t, byName["good-release"].GroundTruth == results.Bad)
+	assert.False(t, byName["pod-kills-good-release"].GroundTruth == results.Bad)
+	assert.False(t, byName["stable-incident-good-release"].GroundTruth == results.Bad)
+	assert.True(t, byName["late-onset"].GroundTruth == results.Bad)
+	assert.True(t, byName["high-error-rate"].ExpectFor(strategy.CanaryAnalysis).AllowsVerdict(results.VerdictDetected))
 	assert.Equal(t, 300_000_000, int(byName["latency-regression"].Load.SLO))
 
 	smoke, err := LoadAll(filepath.Join(dir, "smoke"))
@@ -171,8 +173,8 @@ func TestShippedScenarios(t *testing.T) {
 	require.Len(t, smoke, 1)
 	s := smoke[0]
 	assert.Equal(t, "bad-green", s.Candidate.Tag)
-	assert.Equal(t, []string{StrategyCanaryAnalysis}, s.Strategies)
-	assert.Equal(t, []Verdict{VerdictDetected}, s.ExpectFor(StrategyCanaryAnalysis).Verdicts)
+	assert.Equal(t, []string{strategy.CanaryAnalysis}, s.Strategies)
+	assert.Equal(t, []results.Verdict{results.VerdictDetected}, s.ExpectFor(strategy.CanaryAnalysis).Verdicts)
 	assert.Len(t, Expand(smoke, Filter{}, 0, nil), 1)
 
 	// The whole shipped set loads together: names are unique across it.

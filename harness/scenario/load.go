@@ -17,6 +17,9 @@ import (
 
 	"github.com/blastradius/blastradius/demoapp"
 	"github.com/blastradius/blastradius/demoapp/catalog"
+	"github.com/blastradius/blastradius/harness/analysis"
+	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/harness/strategy"
 	"github.com/blastradius/blastradius/loadgen"
 )
 
@@ -217,18 +220,18 @@ func (d *decoder) spec(sp *fields, s *Scenario) {
 	}
 	gtSet := false
 	if v, ok := sp.str("groundTruth"); ok {
-		switch GroundTruth(v) {
-		case Good, Bad:
-			s.GroundTruth, gtSet = GroundTruth(v), true
+		switch results.GroundTruth(v) {
+		case results.Good, results.Bad:
+			s.GroundTruth, gtSet = results.GroundTruth(v), true
 		default:
 			sp.errorf("groundTruth", "must be good or bad, got %q", v)
 		}
 	}
 	gtOK := gtSet || (candidateOK && !sp.has("groundTruth"))
 	if !gtSet && candidateOK {
-		s.GroundTruth = Bad
+		s.GroundTruth = results.Bad
 		if s.Candidate.Good {
-			s.GroundTruth = Good
+			s.GroundTruth = results.Good
 		}
 	}
 
@@ -423,15 +426,15 @@ func (d *decoder) names(sp *fields, key, what string, known []string) ([]string,
 }
 
 func (d *decoder) strategies(sp *fields, s *Scenario) {
-	s.Strategies = Strategies()
-	if v, _ := d.names(sp, "strategies", "strategy", Strategies()); len(v) > 0 {
+	s.Strategies = strategy.Names()
+	if v, _ := d.names(sp, "strategies", "strategy", strategy.Names()); len(v) > 0 {
 		s.Strategies = v // if some were invalid, the valid ones keep later checks quiet
 	}
 }
 
 func (d *decoder) analyzers(sp *fields, s *Scenario) {
-	s.Analyzers = []string{AnalyzerThreshold}
-	if v, ok := d.names(sp, "analyzers", "analyzer", analyzers); ok {
+	s.Analyzers = []string{analysis.Default}
+	if v, ok := d.names(sp, "analyzers", "analyzer", analysis.Names()); ok {
 		s.Analyzers = v
 	}
 }
@@ -901,7 +904,7 @@ func (d *decoder) expect(sp *fields, s *Scenario, gtOK bool) {
 			switch {
 			case v <= 0:
 				ef.errorf("maxTimeToDetect", "must be positive, got %v", v)
-			case gtOK && s.GroundTruth == Good:
+			case gtOK && s.GroundTruth == results.Good:
 				ef.errorf("maxTimeToDetect", "applies to bad releases only; this release is good (ground truth)")
 			default:
 				e.MaxTimeToDetect = &v
@@ -914,7 +917,7 @@ func (d *decoder) expect(sp *fields, s *Scenario, gtOK bool) {
 			if len(items) == 0 {
 				ef.errorf("strategies", "must not be empty (leave it out for every strategy)")
 			}
-			known := Strategies()
+			known := strategy.Names()
 			for j, it := range items {
 				field := index(ef.field("strategies"), j)
 				name, ok := d.str(it, field)
@@ -943,7 +946,7 @@ func (d *decoder) expect(sp *fields, s *Scenario, gtOK bool) {
 	}
 }
 
-func (d *decoder) verdicts(n *yaml.Node, path string, gt GroundTruth, gtOK bool) []Verdict {
+func (d *decoder) verdicts(n *yaml.Node, path string, gt results.GroundTruth, gtOK bool) []results.Verdict {
 	items := []*yaml.Node{n}
 	paths := []string{path}
 	if n.Kind == yaml.SequenceNode {
@@ -956,21 +959,21 @@ func (d *decoder) verdicts(n *yaml.Node, path string, gt GroundTruth, gtOK bool)
 			paths = append(paths, index(path, i))
 		}
 	}
-	known := make([]string, 0, len(Verdicts()))
-	for _, v := range Verdicts() {
+	known := make([]string, 0, len(results.Verdicts()))
+	for _, v := range results.Verdicts() {
 		known = append(known, string(v))
 	}
-	var out []Verdict
+	var out []results.Verdict
 	for i, it := range items {
 		v, ok := d.str(it, paths[i])
 		if !ok {
 			continue
 		}
-		vd := Verdict(v)
+		vd := results.Verdict(v)
 		switch {
-		case !slices.Contains(Verdicts(), vd):
+		case !slices.Contains(results.Verdicts(), vd):
 			d.errorf(it.Line, paths[i], "unknown verdict %q (known: %s)", v, strings.Join(known, ", "))
-		case gtOK && !vd.appliesTo(gt):
+		case gtOK && !vd.AppliesTo(gt):
 			d.errorf(it.Line, paths[i], "%q cannot happen: this release is %s (ground truth)", v, gt)
 		case slices.Contains(out, vd):
 			d.errorf(it.Line, paths[i], "duplicate verdict %q", v)

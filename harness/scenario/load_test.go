@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/blastradius/blastradius/demoapp"
+	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/harness/strategy"
 	"github.com/blastradius/blastradius/loadgen"
 )
 
@@ -252,8 +254,8 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, "t", s.Name)
 	assert.Equal(t, "blue", s.Stable.Tag)
 	assert.Equal(t, "bad-green", s.Candidate.Tag)
-	assert.Equal(t, Bad, s.GroundTruth)
-	assert.True(t, s.GroundTruthBad())
+	assert.Equal(t, results.Bad, s.GroundTruth)
+	assert.True(t, s.GroundTruth == results.Bad)
 	assert.Equal(t, 10, s.Replicas)
 	assert.Equal(t, LoadSpec{
 		Profile:      loadgen.ConstantProfile(100),
@@ -262,7 +264,7 @@ func TestDefaults(t *testing.T) {
 		Warmup:       10 * time.Second,
 		PreviewShare: 0.1,
 	}, s.Load)
-	assert.Equal(t, Strategies(), s.Strategies)
+	assert.Equal(t, strategy.Names(), s.Strategies)
 	assert.Equal(t, []string{"deployment-rolling", "canary", "canary-analysis", "canary-step-analysis", "blue-green", "blue-green-analysis"}, s.Strategies)
 	assert.Equal(t, []string{"threshold"}, s.Analyzers)
 	assert.Equal(t, Analysis{
@@ -330,7 +332,7 @@ spec:
   - verdict: [missed, inconclusive]
 `)
 	assert.Equal(t, "every field set", s.Description)
-	assert.Equal(t, Bad, s.GroundTruth, "groundTruth overrides the catalog")
+	assert.Equal(t, results.Bad, s.GroundTruth, "groundTruth overrides the catalog")
 	assert.Equal(t, 20, s.Replicas)
 	assert.Equal(t, loadgen.SineProfile(100, 50, 10*time.Second), s.Load.Profile)
 	assert.Equal(t, LoadSpec{Profile: s.Load.Profile, Users: 200, SLO: 500 * time.Millisecond, KeepAlive: true, PreviewShare: 0.2}, s.Load)
@@ -354,16 +356,16 @@ spec:
 	require.Len(t, s.Expect, 2)
 	e := s.ExpectFor("canary-analysis")
 	require.NotNil(t, e)
-	assert.Equal(t, []Verdict{VerdictDetected}, e.Verdicts)
+	assert.Equal(t, []results.Verdict{results.VerdictDetected}, e.Verdicts)
 	require.NotNil(t, e.MaxFailedRequests)
 	assert.Equal(t, int64(0), *e.MaxFailedRequests)
 	require.NotNil(t, e.MaxTimeToDetect)
 	assert.Equal(t, time.Minute, *e.MaxTimeToDetect)
 	e = s.ExpectFor("canary")
 	require.NotNil(t, e, "the expectation without strategies covers the rest")
-	assert.True(t, e.AllowsVerdict(VerdictMissed))
-	assert.True(t, e.AllowsVerdict(VerdictInconclusive))
-	assert.False(t, e.AllowsVerdict(VerdictDetected))
+	assert.True(t, e.AllowsVerdict(results.VerdictMissed))
+	assert.True(t, e.AllowsVerdict(results.VerdictInconclusive))
+	assert.False(t, e.AllowsVerdict(results.VerdictDetected))
 }
 
 func TestGroundTruth(t *testing.T) {
@@ -382,7 +384,7 @@ func TestGroundTruth(t *testing.T) {
 			content += "  groundTruth: " + tc.override + "\n"
 		}
 		s := load(t, content)
-		assert.Equal(t, tc.bad, s.GroundTruthBad(), "%s %s", tc.candidate, tc.override)
+		assert.Equal(t, tc.bad, s.GroundTruth == results.Bad, "%s %s", tc.candidate, tc.override)
 	}
 }
 

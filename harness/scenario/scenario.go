@@ -17,6 +17,8 @@ import (
 
 	"github.com/blastradius/blastradius/demoapp"
 	"github.com/blastradius/blastradius/demoapp/catalog"
+	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/harness/strategy"
 	"github.com/blastradius/blastradius/loadgen"
 )
 
@@ -26,122 +28,8 @@ const (
 	Kind       = "Scenario"
 )
 
-// The delivery strategies. Their names are fixed: they appear in scenario
-// files, run IDs and reports.
-const (
-	StrategyDeploymentRolling  = "deployment-rolling"
-	StrategyCanary             = "canary"
-	StrategyCanaryAnalysis     = "canary-analysis"
-	StrategyCanaryStepAnalysis = "canary-step-analysis"
-	StrategyBlueGreen          = "blue-green"
-	StrategyBlueGreenAnalysis  = "blue-green-analysis"
-)
-
-// strategies is the one table of strategies, in the order reports list them.
-var strategies = []struct {
-	name     string
-	analysis bool // runs an analysis, so it is paired with every analyzer
-	canary   bool // walks spec.steps with spec.stepPause
-}{
-	{StrategyDeploymentRolling, false, false},
-	{StrategyCanary, false, true},
-	{StrategyCanaryAnalysis, true, true},
-	{StrategyCanaryStepAnalysis, true, true},
-	{StrategyBlueGreen, false, false},
-	{StrategyBlueGreenAnalysis, true, false},
-}
-
-// AnalyzerNone is the analyzer of a run whose strategy has no analysis.
-const AnalyzerNone = "none"
-
-// AnalyzerThreshold compares the candidate's error rate and p99 latency with
-// spec.analysis.maxErrorRate and maxP99.
-const AnalyzerThreshold = "threshold"
-
-// analyzers is the one list of analyzers a scenario may name. Adding an
-// analyzer (prometheus, statistical, sequential, llm, agent) is one line here.
-var analyzers = []string{
-	AnalyzerThreshold,
-}
-
-// Strategies returns every strategy name, in report order.
-func Strategies() []string {
-	names := make([]string, len(strategies))
-	for i, s := range strategies {
-		names[i] = s.name
-	}
-	return names
-}
-
-// KnownStrategy reports whether name is a strategy.
-func KnownStrategy(name string) bool { return slices.Contains(Strategies(), name) }
-
-// HasAnalysis reports whether the strategy runs an analysis (and so is
-// paired with analyzers rather than with AnalyzerNone).
-func HasAnalysis(strategy string) bool {
-	for _, s := range strategies {
-		if s.name == strategy {
-			return s.analysis
-		}
-	}
-	return false
-}
-
-// IsCanary reports whether the strategy walks the canary steps.
-func IsCanary(strategy string) bool {
-	for _, s := range strategies {
-		if s.name == strategy {
-			return s.canary
-		}
-	}
-	return false
-}
-
-// Analyzers returns every analyzer a scenario may name (not AnalyzerNone).
-func Analyzers() []string { return slices.Clone(analyzers) }
-
-// KnownAnalyzer reports whether name is an analyzer a scenario may name.
-func KnownAnalyzer(name string) bool { return slices.Contains(analyzers, name) }
-
-// GroundTruth says whether the candidate should be promoted.
-type GroundTruth string
-
-// The ground truths.
-const (
-	Good GroundTruth = "good"
-	Bad  GroundTruth = "bad"
-)
-
-// Verdict is the outcome of one run, as an expectation names it.
-type Verdict string
-
-// The verdicts. Detected and Missed are about bad releases, Promoted and
-// FalseAlarm about good ones; Inconclusive (the analysis could not decide,
-// e.g. for lack of data) about either.
-const (
-	VerdictDetected     Verdict = "detected"
-	VerdictMissed       Verdict = "missed"
-	VerdictFalseAlarm   Verdict = "false-alarm"
-	VerdictPromoted     Verdict = "promoted"
-	VerdictInconclusive Verdict = "inconclusive"
-)
-
-// Verdicts lists every verdict.
-func Verdicts() []Verdict {
-	return []Verdict{VerdictDetected, VerdictMissed, VerdictFalseAlarm, VerdictPromoted, VerdictInconclusive}
-}
-
-// appliesTo reports whether the verdict can be the outcome of a release with
-// the ground truth.
-func (v Verdict) appliesTo(gt GroundTruth) bool {
-	switch v {
-	case VerdictDetected, VerdictMissed:
-		return gt == Bad
-	case VerdictFalseAlarm, VerdictPromoted:
-		return gt == Good
-	}
-	return true
-}
+// Strategies and analyzers come from their catalogs (harness/strategy,
+// harness/analysis); ground truths and verdicts from harness/results.
 
 // Defaults of the optional fields.
 const (
@@ -182,12 +70,12 @@ type Scenario struct {
 	Candidate catalog.Version // the version being released
 	// GroundTruth is spec.groundTruth if set, else the catalog's verdict on
 	// the candidate.
-	GroundTruth GroundTruth
+	GroundTruth results.GroundTruth
 
 	Replicas   int
 	Load       LoadSpec
 	Strategies []string // in file order; default all, in report order
-	Analyzers  []string // for strategies with analysis; default [threshold]
+	Analyzers  []string // for strategies with analysis; default [analysis.Default]
 	Analysis   Analysis
 
 	Steps     []int         // canary weights, percent, ascending
@@ -305,7 +193,7 @@ type TrafficChange struct {
 // Expect is an expectation on the outcome of runs, checked in CI.
 type Expect struct {
 	// Verdicts are the acceptable verdicts (any of); empty means any.
-	Verdicts []Verdict
+	Verdicts []results.Verdict
 	// MaxFailedRequests bounds the run's failedRequests (docs/scoring.md:
 	// failed requests of any version from applying the candidate to the end
 	// of the run); nil: no bound.
@@ -320,7 +208,7 @@ type Expect struct {
 }
 
 // AllowsVerdict reports whether v satisfies the expectation's verdicts.
-func (e *Expect) AllowsVerdict(v Verdict) bool {
+func (e *Expect) AllowsVerdict(v results.Verdict) bool {
 	return len(e.Verdicts) == 0 || slices.Contains(e.Verdicts, v)
 }
 
@@ -339,10 +227,6 @@ func (s *Scenario) ExpectFor(strategy string) *Expect {
 	return nil
 }
 
-// GroundTruthBad reports whether the candidate is a bad release, one that
-// should not be promoted.
-func (s *Scenario) GroundTruthBad() bool { return s.GroundTruth == Bad }
-
 // Scaled multiplies d by the scenario's time scale, rounded to the
 // millisecond. Step pauses and analysis intervals are scaled; fault times,
 // warmup, SLO, analysis window and timeout are not.
@@ -359,4 +243,17 @@ func scale(d time.Duration, f float64) time.Duration {
 
 // UsesCanarySteps reports whether any of the scenario's strategies walks the
 // canary steps.
-func (s *Scenario) UsesCanarySteps() bool { return slices.ContainsFunc(s.Strategies, IsCanary) }
+func (s *Scenario) UsesCanarySteps() bool { return slices.ContainsFunc(s.Strategies, isCanary) }
+
+// isCanary reports whether the named strategy walks the canary steps.
+func isCanary(name string) bool {
+	t, _ := strategy.TraitsOf(name)
+	return t.Canary
+}
+
+// hasAnalysis reports whether the named strategy runs an analysis, and so
+// is paired with analyzers rather than with analysis.None.
+func hasAnalysis(name string) bool {
+	t, _ := strategy.TraitsOf(name)
+	return t.HasAnalysis()
+}

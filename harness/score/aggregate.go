@@ -1,6 +1,10 @@
 package score
 
-import "math"
+import (
+	"math"
+
+	"github.com/blastradius/blastradius/harness/results"
+)
 
 // Stat is the mean and sample standard deviation of N values; the standard
 // deviation is 0 for fewer than two values, the mean 0 for none.
@@ -14,8 +18,8 @@ type Stat struct {
 // and version pair run several times) so that a report can tell a change
 // from noise.
 type Summary struct {
-	Runs     int             `json:"runs"`
-	Verdicts map[Verdict]int `json:"verdicts"`
+	Runs     int                     `json:"runs"`
+	Verdicts map[results.Verdict]int `json:"verdicts"`
 	// FailedRequests is over every run; TimeToDetectSeconds only over the
 	// runs where it is defined (its N says how many).
 	FailedRequests      Stat `json:"failedRequests"`
@@ -23,8 +27,8 @@ type Summary struct {
 }
 
 // Aggregate summarizes the runs of one group; call it once per group.
-func Aggregate(runs []Scores) Summary {
-	sum := Summary{Runs: len(runs), Verdicts: map[Verdict]int{}}
+func Aggregate(runs []results.Scores) Summary {
+	sum := Summary{Runs: len(runs), Verdicts: map[results.Verdict]int{}}
 	var failed, detect []float64
 	for _, r := range runs {
 		sum.Verdicts[r.Verdict]++

@@ -3,6 +3,7 @@ package score
 import (
 	"time"
 
+	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/loadgen"
 )
 
@@ -44,7 +45,7 @@ func RequestFailed(rec loadgen.Record, slo time.Duration) bool {
 // window: buckets are aligned on CandidateApplied, bucket i holding
 // [CandidateApplied+i s, CandidateApplied+(i+1) s).
 func SecondOf(in Input, t time.Time) int {
-	return int(t.Sub(in.CandidateApplied) / time.Second)
+	return int(t.Sub(in.Window.Start) / time.Second)
 }
 
 // CandidateShare is the fraction of attributed requests the candidate
@@ -58,7 +59,7 @@ func CandidateShare(candidate, attributed int64) float64 {
 
 // PeakExposure returns the largest number of failed requests in any one
 // second and that second's failed/total. Ties go to the earliest second.
-func PeakExposure(series []Second) (peak int64, rate float64) {
+func PeakExposure(series []results.Second) (peak int64, rate float64) {
 	for _, s := range series {
 		if s.Failed > peak {
 			peak, rate = s.Failed, float64(s.Failed)/float64(s.Requests)
@@ -84,7 +85,7 @@ type Observed struct {
 // first FaultInjected event.
 func onset(in Input, obs Observed) (time.Time, bool) {
 	t, ok := obs.FirstCandidateFailure, !obs.FirstCandidateFailure.IsZero()
-	if e, injected := in.First(EventFaultInjected); injected && (!ok || e.Time.Before(t)) {
+	if e, injected := in.First(results.EventFaultInjected); injected && (!ok || e.Time.Before(t)) {
 		t, ok = e.Time, true
 	}
 	return t, ok
@@ -98,17 +99,17 @@ func FaultOnset(in Input, obs Observed) *float64 {
 	if !ok {
 		return nil
 	}
-	return seconds(t.Sub(in.CandidateApplied))
+	return seconds(t.Sub(in.Window.Start))
 }
 
 // TimeToFirstFailedMeasurement is the seconds from CandidateApplied to the
 // first failed analysis measurement; nil if none failed.
 func TimeToFirstFailedMeasurement(in Input) *float64 {
-	e, ok := in.First(EventMeasurementFailed)
+	e, ok := in.FirstMatching(measurementFailed)
 	if !ok {
 		return nil
 	}
-	return seconds(e.Time.Sub(in.CandidateApplied))
+	return seconds(e.Time.Sub(in.Window.Start))
 }
 
 // TimeToAbort is the seconds from CandidateApplied to the stop (Aborted or
@@ -118,7 +119,7 @@ func TimeToAbort(in Input) *float64 {
 	if !ok {
 		return nil
 	}
-	return seconds(stop.Sub(in.CandidateApplied))
+	return seconds(stop.Sub(in.Window.Start))
 }
 
 // TimeToDetect is the seconds from the fault onset to the stop; nil without
@@ -154,12 +155,12 @@ func TimeToPromote(in Input) *float64 {
 	if !ok {
 		return nil
 	}
-	return seconds(t.Sub(in.CandidateApplied))
+	return seconds(t.Sub(in.Window.Start))
 }
 
 // Timings computes every timing.
-func Timings(in Input, obs Observed) Timing {
-	return Timing{
+func Timings(in Input, obs Observed) results.Timing {
+	return results.Timing{
 		FaultOnsetSeconds:                   FaultOnset(in, obs),
 		TimeToFirstFailedMeasurementSeconds: TimeToFirstFailedMeasurement(in),
 		TimeToAbortSeconds:                  TimeToAbort(in),
@@ -179,28 +180,33 @@ func Timings(in Input, obs Observed) Timing {
 //  4. otherwise the release went through (promoted, or the run ended with no
 //     decision, as with strategies that never abort): missed if bad,
 //     promoted if good.
-func Judge(in Input, obs Observed) Verdict {
+func Judge(in Input, obs Observed) results.Verdict {
 	if _, stopped := in.Stopped(); stopped {
-		if in.GroundTruthBad {
-			return VerdictDetected
+		if in.GroundTruth == results.Bad {
+			return results.VerdictDetected
 		}
-		return VerdictFalseAlarm
+		return results.VerdictFalseAlarm
 	}
 	if obs.CandidateRequests == 0 {
-		return VerdictInconclusive
+		return results.VerdictInconclusive
 	}
 	if _, promoted := in.Promoted(); !promoted {
-		if _, timedOut := in.First(EventRunTimedOut); timedOut {
-			return VerdictInconclusive
+		if _, timedOut := in.First(results.EventTimeout); timedOut {
+			return results.VerdictInconclusive
 		}
 	}
-	if in.GroundTruthBad {
-		return VerdictMissed
+	if in.GroundTruth == results.Bad {
+		return results.VerdictMissed
 	}
-	return VerdictPromoted
+	return results.VerdictPromoted
 }
 
 func seconds(d time.Duration) *float64 {
 	s := d.Seconds()
 	return &s
+}
+
+// measurementFailed is a measurement Argo recorded as Failed.
+func measurementFailed(e results.Event) bool {
+	return e.Kind == results.EventMeasurement && e.Measurement != nil && e.Measurement.Phase == results.MeasurementFailed
 }

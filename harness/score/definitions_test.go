@@ -1,6 +1,8 @@
 package score
 
 import (
+	"github.com/blastradius/blastradius/harness/results"
+
 	"testing"
 	"time"
 
@@ -19,14 +21,16 @@ const (
 // t0 is CandidateApplied in most tests; the window is [t0, t0+10s).
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func input(bad bool, events ...Event) Input {
+func input(bad bool, events ...results.Event) Input {
 	return Input{
-		Stable: "blue", Candidate: "bad-green", GroundTruthBad: bad, SLO: slo,
-		CandidateApplied: t0, End: t0.Add(10 * sec), Events: events,
+		Stable: "blue", Candidate: "bad-green", GroundTruth: truth(bad), SLO: slo,
+		Window: results.Window{Start: t0, End: t0.Add(10 * sec)}, Events: events,
 	}
 }
 
-func ev(at time.Duration, kind EventKind) Event { return Event{Time: t0.Add(at), Kind: kind} }
+func ev(at time.Duration, kind results.EventKind) results.Event {
+	return results.Event{Time: t0.Add(at), Kind: kind}
+}
 
 // req is a request sent at t0+at.
 func req(at time.Duration, version string, code int, latency time.Duration, user string) loadgen.Record {
@@ -41,7 +45,7 @@ func fail(at time.Duration, version, user string) loadgen.Record {
 	return req(at, version, 500, 10*ms, user)
 }
 
-func scoreAll(t *testing.T, in Input, recs ...loadgen.Record) Scores {
+func scoreAll(t *testing.T, in Input, recs ...loadgen.Record) results.Scores {
 	t.Helper()
 	s, err := NewScorer(in)
 	require.NoError(t, err)
@@ -58,8 +62,8 @@ func TestValidate(t *testing.T) {
 	for name, mutate := range map[string]func(*Input){
 		"no candidate":       func(in *Input) { in.Candidate = "" },
 		"candidate = stable": func(in *Input) { in.Candidate = in.Stable },
-		"no applied time":    func(in *Input) { in.CandidateApplied = time.Time{} },
-		"end before start":   func(in *Input) { in.End = t0.Add(-sec) },
+		"no applied time":    func(in *Input) { in.Window.Start = time.Time{} },
+		"end before start":   func(in *Input) { in.Window.End = t0.Add(-sec) },
 		"negative SLO":       func(in *Input) { in.SLO = -sec },
 	} {
 		in := input(true)
@@ -137,7 +141,7 @@ func TestPeakExposureAlignedOnCandidateApplied(t *testing.T) {
 	// the first bucket holds 3 failures; aligned on wall-clock seconds no
 	// bucket would hold more than 2.
 	in := input(true)
-	in.CandidateApplied = t0.Add(500 * ms)
+	in.Window.Start = t0.Add(500 * ms)
 	s := scoreAll(t, in,
 		fail(500*ms, "bad-green", ""),
 		fail(900*ms, "bad-green", ""),
@@ -151,11 +155,11 @@ func TestPeakExposureAlignedOnCandidateApplied(t *testing.T) {
 }
 
 func TestPeakExposure(t *testing.T) {
-	peak, rate := PeakExposure([]Second{{Requests: 4, Failed: 1}, {Requests: 4, Failed: 2}, {Requests: 2, Failed: 2}})
+	peak, rate := PeakExposure([]results.Second{{Requests: 4, Failed: 1}, {Requests: 4, Failed: 2}, {Requests: 2, Failed: 2}})
 	assert.Equal(t, int64(2), peak)
 	assert.Equal(t, 0.5, rate, "ties go to the earliest second")
 
-	peak, rate = PeakExposure([]Second{{Requests: 4}, {}})
+	peak, rate = PeakExposure([]results.Second{{Requests: 4}, {}})
 	assert.Zero(t, peak)
 	assert.Zero(t, rate)
 }
@@ -178,12 +182,12 @@ func TestFaultOnset(t *testing.T) {
 	failedAt := func(at time.Duration) Observed {
 		return Observed{CandidateRequests: 1, FirstCandidateFailure: t0.Add(at)}
 	}
-	assert.Equal(t, f(2), FaultOnset(input(true, ev(2*sec, EventFaultInjected)), failedAt(3*sec)))
-	assert.Equal(t, f(1.5), FaultOnset(input(true, ev(2*sec, EventFaultInjected)), failedAt(1500*ms)))
+	assert.Equal(t, f(2), FaultOnset(input(true, ev(2*sec, results.EventFaultInjected)), failedAt(3*sec)))
+	assert.Equal(t, f(1.5), FaultOnset(input(true, ev(2*sec, results.EventFaultInjected)), failedAt(1500*ms)))
 	assert.Equal(t, f(1.5), FaultOnset(input(true), failedAt(1500*ms)))
-	assert.Equal(t, f(4), FaultOnset(input(true, ev(4*sec, EventFaultInjected)), Observed{}))
+	assert.Equal(t, f(4), FaultOnset(input(true, ev(4*sec, results.EventFaultInjected)), Observed{}))
 	assert.Nil(t, FaultOnset(input(true), Observed{}))
-	assert.Nil(t, FaultOnset(input(true, ev(-sec, EventFaultInjected)), Observed{}), "before the window")
+	assert.Nil(t, FaultOnset(input(true, ev(-sec, results.EventFaultInjected)), Observed{}), "before the window")
 
 	// Only failures served by the candidate count.
 	s := scoreAll(t, input(true), fail(sec, "blue", ""), fail(2*sec, "", ""), fail(3*sec, "bad-green", ""))
@@ -192,42 +196,42 @@ func TestFaultOnset(t *testing.T) {
 
 func TestTimeToFirstFailedMeasurement(t *testing.T) {
 	in := input(true,
-		ev(1*sec, EventMeasurementSucceeded),
-		ev(6*sec, EventMeasurementFailed), // events need not be sorted
-		ev(4*sec, EventMeasurementFailed),
+		measured(1*sec, results.MeasurementSuccessful),
+		measured(6*sec, results.MeasurementFailed), // events need not be sorted
+		measured(4*sec, results.MeasurementFailed),
 	)
 	assert.Equal(t, f(4), TimeToFirstFailedMeasurement(in))
-	assert.Nil(t, TimeToFirstFailedMeasurement(input(true, ev(sec, EventMeasurementSucceeded))))
+	assert.Nil(t, TimeToFirstFailedMeasurement(input(true, measured(sec, results.MeasurementSuccessful))))
 }
 
 func TestTimeToAbort(t *testing.T) {
-	assert.Equal(t, f(7), TimeToAbort(input(true, ev(7*sec, EventAborted))))
-	assert.Equal(t, f(5), TimeToAbort(input(true, ev(5*sec, EventDegraded))))
-	assert.Equal(t, f(10), TimeToAbort(input(true, ev(10*sec, EventAborted))), "an abort at End ends the run")
+	assert.Equal(t, f(7), TimeToAbort(input(true, ev(7*sec, results.EventAborted))))
+	assert.Equal(t, f(5), TimeToAbort(input(true, ev(5*sec, results.EventDegraded))))
+	assert.Equal(t, f(10), TimeToAbort(input(true, ev(10*sec, results.EventAborted))), "an abort at End ends the run")
 	assert.Nil(t, TimeToAbort(input(true)))
-	assert.Nil(t, TimeToAbort(input(true, ev(11*sec, EventAborted))), "after the window")
+	assert.Nil(t, TimeToAbort(input(true, ev(11*sec, results.EventAborted))), "after the window")
 	// The first decision wins: an abort after a promotion is not one.
-	assert.Nil(t, TimeToAbort(input(true, ev(8*sec, EventPromoted), ev(9*sec, EventAborted))))
+	assert.Nil(t, TimeToAbort(input(true, ev(8*sec, results.EventPromoted), ev(9*sec, results.EventAborted))))
 }
 
 func TestTimeToDetect(t *testing.T) {
 	onsetAt := func(at time.Duration) Observed {
 		return Observed{CandidateRequests: 1, FirstCandidateFailure: t0.Add(at)}
 	}
-	assert.Equal(t, f(5), TimeToDetect(input(true, ev(7*sec, EventAborted)), onsetAt(2*sec)))
-	assert.Equal(t, f(0), TimeToDetect(input(true, ev(2*sec, EventAborted)), onsetAt(2*sec)))
-	assert.Equal(t, f(2.5), TimeToDetect(input(true, ev(1*sec, EventFaultInjected), ev(3500*ms, EventDegraded)), Observed{}))
-	assert.Nil(t, TimeToDetect(input(true, ev(1*sec, EventAborted)), onsetAt(2*sec)), "stopped before the onset")
-	assert.Nil(t, TimeToDetect(input(true, ev(1*sec, EventAborted)), Observed{}), "no onset")
+	assert.Equal(t, f(5), TimeToDetect(input(true, ev(7*sec, results.EventAborted)), onsetAt(2*sec)))
+	assert.Equal(t, f(0), TimeToDetect(input(true, ev(2*sec, results.EventAborted)), onsetAt(2*sec)))
+	assert.Equal(t, f(2.5), TimeToDetect(input(true, ev(1*sec, results.EventFaultInjected), ev(3500*ms, results.EventDegraded)), Observed{}))
+	assert.Nil(t, TimeToDetect(input(true, ev(1*sec, results.EventAborted)), onsetAt(2*sec)), "stopped before the onset")
+	assert.Nil(t, TimeToDetect(input(true, ev(1*sec, results.EventAborted)), Observed{}), "no onset")
 	assert.Nil(t, TimeToDetect(input(true), onsetAt(2*sec)), "no abort")
-	assert.Nil(t, TimeToDetect(input(true, ev(3*sec, EventPromoted)), onsetAt(2*sec)), "promoted")
+	assert.Nil(t, TimeToDetect(input(true, ev(3*sec, results.EventPromoted)), onsetAt(2*sec)), "promoted")
 }
 
 func TestTimeToRecover(t *testing.T) {
 	lastAt := func(at time.Duration) Observed {
 		return Observed{CandidateRequests: 1, LastCandidateRequest: t0.Add(at)}
 	}
-	aborted := input(true, ev(7*sec, EventAborted))
+	aborted := input(true, ev(7*sec, results.EventAborted))
 	assert.Equal(t, f(1.25), TimeToRecover(aborted, lastAt(8250*ms)))
 	assert.Equal(t, f(0), TimeToRecover(aborted, lastAt(6*sec)))
 	assert.Equal(t, f(0), TimeToRecover(aborted, Observed{}), "candidate never served")
@@ -235,21 +239,21 @@ func TestTimeToRecover(t *testing.T) {
 }
 
 func TestTimeToPromote(t *testing.T) {
-	assert.Equal(t, f(9), TimeToPromote(input(false, ev(9*sec, EventPromoted))))
+	assert.Equal(t, f(9), TimeToPromote(input(false, ev(9*sec, results.EventPromoted))))
 	// The stable version becoming Healthy before the window is not it.
-	assert.Nil(t, TimeToPromote(input(false, ev(-5*sec, EventPromoted))))
-	assert.Nil(t, TimeToPromote(input(false, ev(3*sec, EventAborted), ev(9*sec, EventPromoted))))
+	assert.Nil(t, TimeToPromote(input(false, ev(-5*sec, results.EventPromoted))))
+	assert.Nil(t, TimeToPromote(input(false, ev(3*sec, results.EventAborted), ev(9*sec, results.EventPromoted))))
 }
 
 func TestTimingsFromRecords(t *testing.T) {
-	s := scoreAll(t, input(true, ev(1*sec, EventMeasurementSucceeded), ev(4*sec, EventMeasurementFailed), ev(6*sec, EventAborted)),
+	s := scoreAll(t, input(true, measured(1*sec, results.MeasurementSuccessful), measured(4*sec, results.MeasurementFailed), ev(6*sec, results.EventAborted)),
 		ok(1*sec, "bad-green", ""),
 		fail(2500*ms, "bad-green", ""),
 		fail(2*sec, "bad-green", ""), // out of order: still the first
 		ok(6500*ms, "bad-green", ""), // traffic still reaching it after the abort
 		ok(8*sec, "blue", ""),
 	)
-	assert.Equal(t, Timing{
+	assert.Equal(t, results.Timing{
 		FaultOnsetSeconds:                   f(2),
 		TimeToFirstFailedMeasurementSeconds: f(4),
 		TimeToAbortSeconds:                  f(6),
@@ -260,10 +264,10 @@ func TestTimingsFromRecords(t *testing.T) {
 
 func TestDegradedScoresLikeAborted(t *testing.T) {
 	recs := []loadgen.Record{fail(sec, "bad-green", ""), ok(3500*ms, "bad-green", "")}
-	aborted := scoreAll(t, input(true, ev(3*sec, EventAborted)), recs...)
-	degraded := scoreAll(t, input(true, ev(3*sec, EventDegraded)), recs...)
+	aborted := scoreAll(t, input(true, ev(3*sec, results.EventAborted)), recs...)
+	degraded := scoreAll(t, input(true, ev(3*sec, results.EventDegraded)), recs...)
 	assert.Equal(t, aborted, degraded)
-	assert.Equal(t, VerdictDetected, degraded.Verdict)
+	assert.Equal(t, results.VerdictDetected, degraded.Verdict)
 	assert.Equal(t, f(2), degraded.Timing.TimeToDetectSeconds)
 	assert.Equal(t, f(0.5), degraded.Timing.TimeToRecoverSeconds)
 }
@@ -275,25 +279,36 @@ func TestJudge(t *testing.T) {
 		name string
 		in   Input
 		obs  Observed
-		want Verdict
+		want results.Verdict
 	}{
-		{"bad, aborted", input(true, ev(5*sec, EventAborted)), served, VerdictDetected},
-		{"bad, degraded", input(true, ev(5*sec, EventDegraded)), served, VerdictDetected},
-		{"bad, crash loop aborted before serving", input(true, ev(5*sec, EventAborted)), none, VerdictDetected},
-		{"bad, promoted", input(true, ev(5*sec, EventPromoted)), served, VerdictMissed},
-		{"bad, no decision (rolling Deployment)", input(true), served, VerdictMissed},
-		{"bad, abort after the run", input(true, ev(11*sec, EventAborted)), served, VerdictMissed},
-		{"bad, promoted then aborted", input(true, ev(5*sec, EventPromoted), ev(6*sec, EventAborted)), served, VerdictMissed},
-		{"good, aborted", input(false, ev(5*sec, EventAborted)), served, VerdictFalseAlarm},
-		{"good, degraded without traffic", input(false, ev(5*sec, EventDegraded)), none, VerdictFalseAlarm},
-		{"good, promoted", input(false, ev(5*sec, EventPromoted)), served, VerdictPromoted},
-		{"good, no decision", input(false), served, VerdictPromoted},
-		{"bad, timed out", input(true, ev(10*sec, EventRunTimedOut)), served, VerdictInconclusive},
-		{"good, timed out", input(false, ev(10*sec, EventRunTimedOut)), served, VerdictInconclusive},
-		{"bad, promoted before a timeout", input(true, ev(5*sec, EventPromoted), ev(10*sec, EventRunTimedOut)), served, VerdictMissed},
-		{"bad, no candidate traffic", input(true), none, VerdictInconclusive},
-		{"good, promoted without candidate traffic", input(false, ev(5*sec, EventPromoted)), none, VerdictInconclusive},
+		{"bad, aborted", input(true, ev(5*sec, results.EventAborted)), served, results.VerdictDetected},
+		{"bad, degraded", input(true, ev(5*sec, results.EventDegraded)), served, results.VerdictDetected},
+		{"bad, crash loop aborted before serving", input(true, ev(5*sec, results.EventAborted)), none, results.VerdictDetected},
+		{"bad, promoted", input(true, ev(5*sec, results.EventPromoted)), served, results.VerdictMissed},
+		{"bad, no decision (rolling Deployment)", input(true), served, results.VerdictMissed},
+		{"bad, abort after the run", input(true, ev(11*sec, results.EventAborted)), served, results.VerdictMissed},
+		{"bad, promoted then aborted", input(true, ev(5*sec, results.EventPromoted), ev(6*sec, results.EventAborted)), served, results.VerdictMissed},
+		{"good, aborted", input(false, ev(5*sec, results.EventAborted)), served, results.VerdictFalseAlarm},
+		{"good, degraded without traffic", input(false, ev(5*sec, results.EventDegraded)), none, results.VerdictFalseAlarm},
+		{"good, promoted", input(false, ev(5*sec, results.EventPromoted)), served, results.VerdictPromoted},
+		{"good, no decision", input(false), served, results.VerdictPromoted},
+		{"bad, timed out", input(true, ev(10*sec, results.EventTimeout)), served, results.VerdictInconclusive},
+		{"good, timed out", input(false, ev(10*sec, results.EventTimeout)), served, results.VerdictInconclusive},
+		{"bad, promoted before a timeout", input(true, ev(5*sec, results.EventPromoted), ev(10*sec, results.EventTimeout)), served, results.VerdictMissed},
+		{"bad, no candidate traffic", input(true), none, results.VerdictInconclusive},
+		{"good, promoted without candidate traffic", input(false, ev(5*sec, results.EventPromoted)), none, results.VerdictInconclusive},
 	} {
 		assert.Equal(t, c.want, Judge(c.in, c.obs), c.name)
 	}
+}
+
+func truth(bad bool) results.GroundTruth {
+	if bad {
+		return results.Bad
+	}
+	return results.Good
+}
+
+func measured(at time.Duration, phase results.MeasurementPhase) results.Event {
+	return results.Event{Time: t0.Add(at), Kind: results.EventMeasurement, Measurement: &results.Measurement{Phase: phase}}
 }

@@ -12,54 +12,24 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/blastradius/blastradius/harness/results"
 )
-
-// EventKind names a rollout, analysis, fault or harness event.
-type EventKind string
-
-const (
-	// EventAborted: Argo aborted the rollout.
-	EventAborted EventKind = "Aborted"
-	// EventDegraded: the rollout ended Degraded without an abort (e.g. the
-	// candidate's pods never became ready). Scored like EventAborted.
-	EventDegraded EventKind = "Degraded"
-	// EventPromoted: the rollout is fully promoted (Healthy on the candidate).
-	EventPromoted EventKind = "Promoted"
-	// EventMeasurementFailed and EventMeasurementSucceeded are analysis
-	// measurements; Value holds the measured value.
-	EventMeasurementFailed    EventKind = "MeasurementFailed"
-	EventMeasurementSucceeded EventKind = "MeasurementSucceeded"
-	// EventFaultInjected and EventFaultCleared bracket a fault the harness
-	// injected at run time.
-	EventFaultInjected EventKind = "FaultInjected"
-	EventFaultCleared  EventKind = "FaultCleared"
-	// EventRunTimedOut: the harness gave up waiting for a decision.
-	EventRunTimedOut EventKind = "RunTimedOut"
-)
-
-// Event is something that happened during the run.
-type Event struct {
-	Time   time.Time `json:"time"`
-	Kind   EventKind `json:"kind"`
-	Value  string    `json:"value,omitempty"`
-	Detail string    `json:"detail,omitempty"`
-}
 
 // Input describes the run being scored.
 type Input struct {
 	// Stable and Candidate are version names as the demo app reports them
 	// in X-Version (e.g. "blue", "bad-green").
 	Stable, Candidate string
-	// GroundTruthBad tells whether the candidate is a bad release.
-	GroundTruthBad bool
+	// GroundTruth says whether the candidate is a bad release.
+	GroundTruth results.GroundTruth
 	// SLO is the latency above which a response counts as failed; 0 = none.
 	SLO time.Duration
-	// CandidateApplied and End bound the scoring window.
-	CandidateApplied time.Time
-	End              time.Time
-	// Events need not be sorted; only those within [CandidateApplied, End]
-	// count.
-	Events []Event
+	// Window bounds the scoring: its Start is when the candidate was
+	// applied, its End when the load stopped.
+	Window results.Window
+	// Events need not be sorted; only those within [Start, End] count.
+	Events []results.Event
 }
 
 // Validate reports an Input that cannot be scored.
@@ -69,10 +39,12 @@ func (in Input) Validate() error {
 		return errors.New("score: no candidate version")
 	case in.Candidate == in.Stable:
 		return fmt.Errorf("score: candidate and stable are both %q", in.Candidate)
-	case in.CandidateApplied.IsZero():
-		return errors.New("score: no candidate applied time")
-	case in.End.Before(in.CandidateApplied):
-		return fmt.Errorf("score: end %s before candidate applied %s", in.End, in.CandidateApplied)
+	case in.Window.Start.IsZero():
+		return errors.New("score: no window start (candidate applied time)")
+	case in.Window.End.Before(in.Window.Start):
+		return fmt.Errorf("score: window end %s before its start %s", in.Window.End, in.Window.Start)
+	case in.GroundTruth != results.Good && in.GroundTruth != results.Bad:
+		return fmt.Errorf("score: ground truth %q is neither good nor bad", in.GroundTruth)
 	case in.SLO < 0:
 		return fmt.Errorf("score: negative SLO %s", in.SLO)
 	}
@@ -80,23 +52,26 @@ func (in Input) Validate() error {
 }
 
 // InWindow reports whether a request sent at t is scored: the window is
-// [CandidateApplied, End). Earlier requests are warm-up.
-func (in Input) InWindow(t time.Time) bool {
-	return !t.Before(in.CandidateApplied) && t.Before(in.End)
-}
+// [Start, End). Earlier requests are warm-up.
+func (in Input) InWindow(t time.Time) bool { return in.Window.Contains(t) }
 
 // eventInWindow is the closed window for events: an abort at End may be what
 // ended the run.
 func (in Input) eventInWindow(t time.Time) bool {
-	return !t.Before(in.CandidateApplied) && !t.After(in.End)
+	return !t.Before(in.Window.Start) && !t.After(in.Window.End)
 }
 
 // First returns the earliest in-window event of one of the kinds.
-func (in Input) First(kinds ...EventKind) (Event, bool) {
-	var first Event
+func (in Input) First(kinds ...results.EventKind) (results.Event, bool) {
+	return in.FirstMatching(func(e results.Event) bool { return slices.Contains(kinds, e.Kind) })
+}
+
+// FirstMatching returns the earliest in-window event for which match holds.
+func (in Input) FirstMatching(match func(results.Event) bool) (results.Event, bool) {
+	var first results.Event
 	found := false
 	for _, e := range in.Events {
-		if !in.eventInWindow(e.Time) || !slices.Contains(kinds, e.Kind) {
+		if !in.eventInWindow(e.Time) || !match(e) {
 			continue
 		}
 		if !found || e.Time.Before(first.Time) {
@@ -109,15 +84,15 @@ func (in Input) First(kinds ...EventKind) (Event, bool) {
 // Decision returns what the strategy did with the candidate: the first
 // Aborted, Degraded or Promoted event. Later ones are ignored: Argo does not
 // go back on either, so a log showing both is noise after the fact.
-func (in Input) Decision() (Event, bool) {
-	return in.First(EventAborted, EventDegraded, EventPromoted)
+func (in Input) Decision() (results.Event, bool) {
+	return in.First(results.EventAborted, results.EventDegraded, results.EventPromoted)
 }
 
 // Stopped returns the time the strategy stopped the candidate (Aborted or
 // Degraded), if that was its decision.
 func (in Input) Stopped() (time.Time, bool) {
 	d, ok := in.Decision()
-	if !ok || d.Kind == EventPromoted {
+	if !ok || d.Kind == results.EventPromoted {
 		return time.Time{}, false
 	}
 	return d.Time, true
@@ -127,53 +102,8 @@ func (in Input) Stopped() (time.Time, bool) {
 // the decision.
 func (in Input) Promoted() (time.Time, bool) {
 	d, ok := in.Decision()
-	if !ok || d.Kind != EventPromoted {
+	if !ok || d.Kind != results.EventPromoted {
 		return time.Time{}, false
 	}
 	return d.Time, true
-}
-
-// Verdict is the run's outcome against ground truth.
-type Verdict string
-
-const (
-	VerdictDetected     Verdict = "detected"     // bad, stopped
-	VerdictMissed       Verdict = "missed"       // bad, went through
-	VerdictFalseAlarm   Verdict = "false-alarm"  // good, stopped
-	VerdictPromoted     Verdict = "promoted"     // good, went through
-	VerdictInconclusive Verdict = "inconclusive" // nothing to judge
-)
-
-// Scores are one run's results. The JSON names are read by external scripts.
-type Scores struct {
-	Verdict     Verdict     `json:"verdict"`
-	BlastRadius BlastRadius `json:"blastRadius"`
-	Timing      Timing      `json:"timing"`
-	// Excluded counts records not scored: aborted by the harness, or sent
-	// outside the window.
-	Excluded int64 `json:"excludedRequests"`
-}
-
-// BlastRadius counts what users saw within the window.
-type BlastRadius struct {
-	TotalRequests           int64   `json:"totalRequests"`
-	FailedRequests          int64   `json:"failedRequests"`
-	CandidateFailedRequests int64   `json:"candidateFailedRequests"`
-	UnattributedErrors      int64   `json:"unattributedErrors"`
-	CandidateShare          float64 `json:"candidateShare"`
-	PeakExposure            int64   `json:"peakExposure"`
-	PeakExposureRate        float64 `json:"peakExposureRate"`
-	UsersAffected           int     `json:"usersAffected"`
-	UsersTotal              int     `json:"usersTotal"`
-}
-
-// Timing holds seconds since CandidateApplied (or between two moments); nil,
-// null in JSON, when not applicable.
-type Timing struct {
-	FaultOnsetSeconds                   *float64 `json:"faultOnsetSeconds"`
-	TimeToFirstFailedMeasurementSeconds *float64 `json:"timeToFirstFailedMeasurementSeconds"`
-	TimeToAbortSeconds                  *float64 `json:"timeToAbortSeconds"`
-	TimeToDetectSeconds                 *float64 `json:"timeToDetectSeconds"`
-	TimeToRecoverSeconds                *float64 `json:"timeToRecoverSeconds"`
-	TimeToPromoteSeconds                *float64 `json:"timeToPromoteSeconds"`
 }

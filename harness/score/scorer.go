@@ -2,10 +2,10 @@ package score
 
 import (
 	"io"
-	"math"
 	"slices"
 	"time"
 
+	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/loadgen"
 )
 
@@ -14,26 +14,6 @@ import (
 // completion order, so it only needs to exceed the load generator's request
 // timeout (10 s by default). A later record still counts everywhere else.
 const lateness = time.Minute
-
-// VersionSecond is one version's requests within one second. Percentiles
-// are exact (nearest rank) over the second's latencies.
-type VersionSecond struct {
-	Requests int64         `json:"requests"`
-	Failed   int64         `json:"failed"`
-	P50      time.Duration `json:"p50"`
-	P99      time.Duration `json:"p99"`
-}
-
-// Second is one second of the window, for the report.
-type Second struct {
-	Index    int       `json:"index"` // seconds since CandidateApplied
-	Start    time.Time `json:"start"`
-	Requests int64     `json:"requests"` // all versions and unattributed
-	Failed   int64     `json:"failed"`
-	// Versions holds attributed requests by version; Unattributed the rest.
-	Versions     map[string]VersionSecond `json:"versions"`
-	Unattributed VersionSecond            `json:"unattributed"`
-}
 
 // cell is one version within one second.
 type cell struct {
@@ -44,7 +24,7 @@ type cell struct {
 
 func (c *cell) reduce() {
 	slices.Sort(c.lat)
-	c.p50, c.p99 = nearestRank(c.lat, 0.50), nearestRank(c.lat, 0.99)
+	c.p50, c.p99 = loadgen.NearestRank(c.lat, 0.50), loadgen.NearestRank(c.lat, 0.99)
 }
 
 // Scorer scores one run from its records, taken one at a time in any order.
@@ -53,8 +33,8 @@ func (c *cell) reduce() {
 type Scorer struct {
 	in       Input
 	excluded int64
-	br       BlastRadius // counts only; rates and users are filled in by Result
-	attr     int64       // attributed requests
+	br       results.BlastRadius // counts only; rates and users are filled in by Result
+	attr     int64               // attributed requests
 	obs      Observed
 	users    map[string]bool // user → saw a failure
 	seconds  []map[string]*cell
@@ -135,7 +115,7 @@ func (s *Scorer) addToSecond(i int, rec loadgen.Record, failed bool) {
 }
 
 func (s *Scorer) secondStart(i int) time.Time {
-	return s.in.CandidateApplied.Add(time.Duration(i) * time.Second)
+	return s.in.Window.Start.Add(time.Duration(i) * time.Second)
 }
 
 // Observed returns the record facts gathered so far.
@@ -143,17 +123,17 @@ func (s *Scorer) Observed() Observed { return s.obs }
 
 // Series returns every second of the window, empty ones included; the last
 // one is partial if the window is not a whole number of seconds.
-func (s *Scorer) Series() []Second {
-	n := int((s.in.End.Sub(s.in.CandidateApplied) + time.Second - 1) / time.Second)
-	out := make([]Second, n)
+func (s *Scorer) Series() []results.Second {
+	n := int((s.in.Window.End.Sub(s.in.Window.Start) + time.Second - 1) / time.Second)
+	out := make([]results.Second, n)
 	for i := range out {
-		sec := Second{Index: i, Start: s.secondStart(i), Versions: map[string]VersionSecond{}}
+		sec := results.Second{Index: i, Start: s.secondStart(i), Versions: map[string]results.VersionSecond{}}
 		if i < len(s.seconds) {
 			for version, c := range s.seconds[i] {
 				if i >= s.final {
 					c.reduce()
 				}
-				vs := VersionSecond{Requests: c.requests, Failed: c.failed, P50: c.p50, P99: c.p99}
+				vs := results.VersionSecond{Requests: c.requests, Failed: c.failed, P50: c.p50, P99: c.p99}
 				sec.Requests += vs.Requests
 				sec.Failed += vs.Failed
 				if version == "" {
@@ -169,7 +149,7 @@ func (s *Scorer) Series() []Second {
 }
 
 // Result returns the scores of the records added so far.
-func (s *Scorer) Result() Scores {
+func (s *Scorer) Result() results.Scores {
 	br := s.br
 	br.CandidateShare = CandidateShare(s.obs.CandidateRequests, s.attr)
 	br.PeakExposure, br.PeakExposureRate = PeakExposure(s.Series())
@@ -179,7 +159,7 @@ func (s *Scorer) Result() Scores {
 			br.UsersAffected++
 		}
 	}
-	return Scores{
+	return results.Scores{
 		Verdict:     Judge(s.in, s.obs),
 		BlastRadius: br,
 		Timing:      Timings(s.in, s.obs),
@@ -188,25 +168,16 @@ func (s *Scorer) Result() Scores {
 }
 
 // ScoreReader scores a run from its NDJSON records file.
-func ScoreReader(in Input, r io.Reader) (Scores, []Second, error) {
+func ScoreReader(in Input, r io.Reader) (results.Scores, []results.Second, error) {
 	s, err := NewScorer(in)
 	if err != nil {
-		return Scores{}, nil, err
+		return results.Scores{}, nil, err
 	}
 	if err := loadgen.ReadRecords(r, func(rec loadgen.Record) error {
 		s.Add(rec)
 		return nil
 	}); err != nil {
-		return Scores{}, nil, err
+		return results.Scores{}, nil, err
 	}
 	return s.Result(), s.Series(), nil
-}
-
-// nearestRank returns the q-quantile of sorted latencies, 0 if none.
-func nearestRank(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(float64(len(sorted)) * q))
-	return sorted[min(max(rank, 1), len(sorted))-1]
 }

@@ -1,6 +1,8 @@
 package score
 
 import (
+	"github.com/blastradius/blastradius/harness/results"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -18,7 +20,7 @@ import (
 
 func TestSeries(t *testing.T) {
 	in := input(true)
-	in.End = t0.Add(2500 * ms) // a partial last second still gets a bucket
+	in.Window.End = t0.Add(2500 * ms) // a partial last second still gets a bucket
 	s, err := NewScorer(in)
 	require.NoError(t, err)
 	for _, r := range []loadgen.Record{
@@ -31,37 +33,26 @@ func TestSeries(t *testing.T) {
 	} {
 		s.Add(r)
 	}
-	assert.Equal(t, []Second{
+	assert.Equal(t, []results.Second{
 		{
 			Index: 0, Start: t0, Requests: 4, Failed: 2,
-			Versions: map[string]VersionSecond{
+			Versions: map[string]results.VersionSecond{
 				"blue":      {Requests: 3, Failed: 1, P50: 20 * ms, P99: 30 * ms},
 				"bad-green": {Requests: 1, Failed: 1, P50: 600 * ms, P99: 600 * ms},
 			},
 		},
-		{Index: 1, Start: t0.Add(sec), Versions: map[string]VersionSecond{}},
+		{Index: 1, Start: t0.Add(sec), Versions: map[string]results.VersionSecond{}},
 		{
 			Index: 2, Start: t0.Add(2 * sec), Requests: 1, Failed: 1,
-			Versions:     map[string]VersionSecond{},
-			Unattributed: VersionSecond{Requests: 1, Failed: 1, P50: 10 * sec, P99: 10 * sec},
+			Versions:     map[string]results.VersionSecond{},
+			Unattributed: results.VersionSecond{Requests: 1, Failed: 1, P50: 10 * sec, P99: 10 * sec},
 		},
 	}, s.Series())
 }
 
-func TestNearestRank(t *testing.T) {
-	lat := make([]time.Duration, 200)
-	for i := range lat {
-		lat[i] = time.Duration(i+1) * ms
-	}
-	assert.Equal(t, 100*ms, nearestRank(lat, 0.50))
-	assert.Equal(t, 198*ms, nearestRank(lat, 0.99))
-	assert.Equal(t, 7*ms, nearestRank([]time.Duration{7 * ms}, 0.99))
-	assert.Zero(t, nearestRank(nil, 0.5))
-}
-
 func TestLateRecordStillCounts(t *testing.T) {
 	in := input(true)
-	in.End = t0.Add(5 * time.Minute)
+	in.Window.End = t0.Add(5 * time.Minute)
 	s, err := NewScorer(in)
 	require.NoError(t, err)
 	s.Add(req(0, "blue", 200, 10*ms, ""))
@@ -69,7 +60,7 @@ func TestLateRecordStillCounts(t *testing.T) {
 	s.Add(req(500*ms, "blue", 500, 90*ms, ""))
 
 	got := s.Series()[0].Versions["blue"]
-	assert.Equal(t, VersionSecond{Requests: 2, Failed: 1, P50: 10 * ms, P99: 10 * ms}, got,
+	assert.Equal(t, results.VersionSecond{Requests: 2, Failed: 1, P50: 10 * ms, P99: 10 * ms}, got,
 		"counted, but too late for the percentiles")
 	assert.Equal(t, int64(1), s.Result().BlastRadius.FailedRequests)
 }
@@ -77,8 +68,8 @@ func TestLateRecordStillCounts(t *testing.T) {
 // run makes a long run's records in send order: longer than the latency
 // horizon so that seconds get reduced while records stream in.
 func run() (Input, []loadgen.Record) {
-	in := input(true, ev(90*sec, EventFaultInjected), ev(200*sec, EventAborted))
-	in.End = t0.Add(5 * time.Minute)
+	in := input(true, ev(90*sec, results.EventFaultInjected), ev(200*sec, results.EventAborted))
+	in.Window.End = t0.Add(5 * time.Minute)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var recs []loadgen.Record
 	for at := -10 * sec; at < 5*time.Minute+10*sec; at += 37 * ms {
@@ -168,17 +159,17 @@ func TestStreamingEqualsBatch(t *testing.T) {
 			vs = wantSeries[k.second].Unattributed
 		}
 		assert.Equal(t, int64(len(l)), vs.Requests, "%+v", k)
-		assert.Equal(t, nearestRank(l, 0.50), vs.P50, "%+v", k)
-		assert.Equal(t, nearestRank(l, 0.99), vs.P99, "%+v", k)
+		assert.Equal(t, loadgen.NearestRank(l, 0.50), vs.P50, "%+v", k)
+		assert.Equal(t, loadgen.NearestRank(l, 0.99), vs.P99, "%+v", k)
 	}
 	assert.Equal(t, total, want.BlastRadius.TotalRequests)
 	assert.Equal(t, excluded, want.Excluded)
-	assert.Equal(t, VerdictDetected, want.Verdict)
+	assert.Equal(t, results.VerdictDetected, want.Verdict)
 	assert.Positive(t, want.BlastRadius.CandidateFailedRequests)
 }
 
 func TestJSONFieldNames(t *testing.T) {
-	s := Scores{Verdict: VerdictDetected, Timing: Timing{TimeToAbortSeconds: f(6.5)}, Excluded: 3}
+	s := results.Scores{Verdict: results.VerdictDetected, Timing: results.Timing{TimeToAbortSeconds: f(6.5)}, Excluded: 3}
 	b, err := json.Marshal(s)
 	require.NoError(t, err)
 	var top map[string]json.RawMessage

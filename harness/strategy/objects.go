@@ -3,6 +3,7 @@ package strategy
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -142,17 +143,17 @@ func rollout(p Params, strategyName string, strat map[string]any) (*unstructured
 // at step 1, once the first weight's pods are up; step analysis follows each
 // pause, so its window covers traffic the weight actually received, and the
 // exposure timeline matches plain canary's plus the analysis time.
-func canaryRollout(p Params, strategyName string, mode analysisMode, ref map[string]any) (*unstructured.Unstructured, error) {
+func canaryRollout(p Params, strategyName string, analysis []AnalysisKind, ref map[string]any) (*unstructured.Unstructured, error) {
 	pause := map[string]any{"pause": map[string]any{"duration": strconv.FormatInt(seconds(p.StepPause), 10) + "s"}}
 	var steps []any
 	for _, w := range p.Steps {
 		steps = append(steps, map[string]any{"setWeight": int64(w)}, runtime.DeepCopyJSONValue(pause))
-		if mode == perStep {
+		if slices.Contains(analysis, AnalysisStep) {
 			steps = append(steps, map[string]any{"analysis": runtime.DeepCopyJSONValue(ref)})
 		}
 	}
 	canary := map[string]any{"steps": steps}
-	if mode == background {
+	if slices.Contains(analysis, AnalysisBackground) {
 		bg := runtime.DeepCopyJSONValue(ref).(map[string]any)
 		bg["startingStep"] = int64(1)
 		canary["analysis"] = bg

@@ -12,6 +12,7 @@ package strategy
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,26 +32,61 @@ const (
 
 // Defaults and names shared with the runner and the analysis endpoint.
 const (
-	DefaultApp      = "demo"
-	DefaultAnalyzer = "threshold"
-	ContainerName   = "app"
-	PortName        = "http"
-	ContainerPort   = 8080
-	ServicePort     = 80
-	PreviewSuffix   = "-preview"         // blue-green preview Service: <App>-preview
-	MetricName      = "candidate-health" // the AnalysisTemplate's one metric
+	DefaultApp    = "demo"
+	ContainerName = "app"
+	PortName      = "http"
+	ContainerPort = 8080
+	ServicePort   = 80
+	PreviewSuffix = "-preview"         // blue-green preview Service: <App>-preview
+	MetricName    = "candidate-health" // the AnalysisTemplate's one metric
 )
 
 // Strategy renders the objects of one delivery strategy.
 type Strategy interface {
 	Name() string
-	// HasAnalysis reports whether Argo gates the rollout on the analysis
-	// endpoint, so Render needs Params.Analysis.
-	HasAnalysis() bool
+	// Description says in one line what the strategy does, for help texts
+	// and reports.
+	Description() string
+	// Traits are what the validator, the runner and the reports need to
+	// know of the strategy, so that none of them matches names.
+	Traits() Traits
 	// Render returns the objects to apply, in order: Services, then the
 	// AnalysisTemplate if any, then the Deployment or Rollout.
 	Render(p Params) ([]*unstructured.Unstructured, error)
 }
+
+// Traits describe a strategy.
+type Traits struct {
+	// Rollout is true for an Argo Rollout, false for a plain Deployment
+	// (the Deployment controller decides, and never aborts).
+	Rollout bool
+	// Canary walks the scenario's weight steps, each held for stepPause.
+	Canary bool
+	// BlueGreen runs the candidate beside the stable version behind a
+	// preview Service, then switches the active Service.
+	BlueGreen bool
+	// Analysis lists where Argo runs analysis; empty for none. A strategy
+	// with analysis is paired with every analyzer of a scenario.
+	Analysis []AnalysisKind
+}
+
+// HasAnalysis reports whether Argo gates the rollout on the analysis
+// endpoint, so that Render needs Params.Analysis.
+func (t Traits) HasAnalysis() bool { return len(t.Analysis) > 0 }
+
+// AnalysisKind is where in a rollout Argo runs an analysis.
+type AnalysisKind string
+
+const (
+	// AnalysisBackground runs beside a canary's steps, from the first weight.
+	AnalysisBackground AnalysisKind = "background"
+	// AnalysisStep is a blocking run after each canary weight.
+	AnalysisStep AnalysisKind = "step"
+	// AnalysisPrePromotion gates a blue-green switch.
+	AnalysisPrePromotion AnalysisKind = "pre-promotion"
+	// AnalysisPostPromotion follows a blue-green switch and can undo it.
+	AnalysisPostPromotion AnalysisKind = "post-promotion"
+)
 
 // Params are the knobs of a render. Durations are already time-scaled; Argo
 // counts pauses, deadlines and promotion delays in whole seconds, so those
@@ -86,7 +122,7 @@ type Params struct {
 // tolerates any number of them.
 type AnalysisParams struct {
 	URL          string // the analysis endpoint's base URL, e.g. http://127.0.0.1:34567
-	Analyzer     string // default "threshold"
+	Analyzer     string // an analyzer of the analysis catalog
 	Interval     time.Duration
 	Count        int
 	FailureLimit int
@@ -95,34 +131,39 @@ type AnalysisParams struct {
 	Window       time.Duration
 }
 
-// analysisMode is where a strategy runs analysis, if anywhere.
-type analysisMode int
-
-const (
-	noAnalysis analysisMode = iota
-	background              // canary: one run beside the steps
-	perStep                 // canary: a blocking run after each weight
-	prePost                 // blue-green: pre- and post-promotion runs
-)
-
 type strategy struct {
-	name     string
-	analysis analysisMode
-	canary   bool // weight steps
-	bg       bool // blue-green: needs a preview Service
+	name, description string
+	traits            Traits
 }
 
-func (s strategy) Name() string      { return s.name }
-func (s strategy) HasAnalysis() bool { return s.analysis != noAnalysis }
+func (s strategy) Name() string        { return s.name }
+func (s strategy) Description() string { return s.description }
+func (s strategy) Traits() Traits      { return s.traits }
 
-// catalog is in report order: the baseline first.
+// catalog is the one table of strategies, in report order: the baseline
+// first. Adding a strategy is one entry here (and its renderer).
 var catalog = []strategy{
-	{name: DeploymentRolling},
-	{name: Canary, canary: true},
-	{name: CanaryAnalysis, canary: true, analysis: background},
-	{name: CanaryStepAnalysis, canary: true, analysis: perStep},
-	{name: BlueGreen, bg: true},
-	{name: BlueGreenAnalysis, bg: true, analysis: prePost},
+	{DeploymentRolling, "a plain Deployment's rolling update: the baseline, it never aborts",
+		Traits{}},
+	{Canary, "an Argo canary walking the weight steps, without analysis",
+		Traits{Rollout: true, Canary: true}},
+	{CanaryAnalysis, "an Argo canary with background analysis from the first weight",
+		Traits{Rollout: true, Canary: true, Analysis: []AnalysisKind{AnalysisBackground}}},
+	{CanaryStepAnalysis, "an Argo canary with a blocking analysis after each weight",
+		Traits{Rollout: true, Canary: true, Analysis: []AnalysisKind{AnalysisStep}}},
+	{BlueGreen, "Argo blue-green: the candidate behind a preview Service, then the switch",
+		Traits{Rollout: true, BlueGreen: true}},
+	{BlueGreenAnalysis, "Argo blue-green with pre- and post-promotion analysis",
+		Traits{Rollout: true, BlueGreen: true, Analysis: []AnalysisKind{AnalysisPrePromotion, AnalysisPostPromotion}}},
+}
+
+// All returns every strategy, in report order.
+func All() []Strategy {
+	out := make([]Strategy, len(catalog))
+	for i, s := range catalog {
+		out[i] = s
+	}
+	return out
 }
 
 // Lookup finds a strategy by name.
@@ -144,6 +185,16 @@ func Names() []string {
 	return names
 }
 
+// TraitsOf returns the traits of a named strategy; false for a name the
+// catalog does not know (e.g. in an old results file).
+func TraitsOf(name string) (Traits, bool) {
+	s, ok := Lookup(name)
+	if !ok {
+		return Traits{}, false
+	}
+	return s.Traits(), true
+}
+
 func (s strategy) Render(p Params) ([]*unstructured.Unstructured, error) {
 	p, err := s.validate(p)
 	if err != nil {
@@ -156,7 +207,7 @@ func (s strategy) Render(p Params) ([]*unstructured.Unstructured, error) {
 	// its next sync.
 	objs := []*unstructured.Unstructured{}
 	svcs := []string{p.App}
-	if s.bg {
+	if s.traits.BlueGreen {
 		svcs = append(svcs, p.App+PreviewSuffix)
 	}
 	for _, name := range svcs {
@@ -167,15 +218,15 @@ func (s strategy) Render(p Params) ([]*unstructured.Unstructured, error) {
 		objs = append(objs, svc)
 	}
 	var ref map[string]any
-	if s.HasAnalysis() {
-		objs = append(objs, analysisTemplate(p, s.name, s.analysis == background))
+	if s.traits.HasAnalysis() {
+		objs = append(objs, analysisTemplate(p, s.name, s.has(AnalysisBackground)))
 		ref = analysisRef(p)
 	}
 	var w *unstructured.Unstructured
 	switch {
-	case s.canary:
-		w, err = canaryRollout(p, s.name, s.analysis, ref)
-	case s.bg:
+	case s.traits.Canary:
+		w, err = canaryRollout(p, s.name, s.traits.Analysis, ref)
+	case s.traits.BlueGreen:
 		w, err = blueGreenRollout(p, s.name, ref)
 	default:
 		w, err = deployment(p, s.name)
@@ -185,6 +236,8 @@ func (s strategy) Render(p Params) ([]*unstructured.Unstructured, error) {
 	}
 	return append(objs, w), nil
 }
+
+func (s strategy) has(k AnalysisKind) bool { return slices.Contains(s.traits.Analysis, k) }
 
 // validate checks p for this strategy and fills in defaults.
 func (s strategy) validate(p Params) (Params, error) {
@@ -205,7 +258,7 @@ func (s strategy) validate(p Params) (Params, error) {
 	case p.ProgressDeadline < 0 || p.AutoPromotion < 0 || p.StepPause < 0:
 		return p, fmt.Errorf("durations must not be negative")
 	}
-	if s.canary {
+	if s.traits.Canary {
 		if err := checkWeights(p.Steps, p.Replicas); err != nil {
 			return p, err
 		}
@@ -214,7 +267,7 @@ func (s strategy) validate(p Params) (Params, error) {
 			return p, fmt.Errorf("stepPause must be positive")
 		}
 	}
-	if !s.HasAnalysis() {
+	if !s.traits.HasAnalysis() {
 		return p, nil
 	}
 	if p.Analysis == nil {
@@ -223,7 +276,7 @@ func (s strategy) validate(p Params) (Params, error) {
 	a := *p.Analysis
 	p.Analysis = &a
 	if a.Analyzer == "" {
-		a.Analyzer = DefaultAnalyzer
+		return p, fmt.Errorf("analyzer is required")
 	}
 	if errs := validation.IsDNS1123Label(p.App + "-" + a.Analyzer); len(errs) > 0 {
 		return p, fmt.Errorf("analyzer %q: %s", a.Analyzer, errs[0])
@@ -237,7 +290,7 @@ func (s strategy) validate(p Params) (Params, error) {
 		return p, fmt.Errorf("analysis window must be positive")
 	case a.Count < 0 || a.FailureLimit < 0:
 		return p, fmt.Errorf("analysis count and failureLimit must not be negative")
-	case a.Count == 0 && s.analysis != background:
+	case a.Count == 0 && !s.has(AnalysisBackground):
 		return p, fmt.Errorf("analysis count must be at least 1: a blocking analysis without a count never ends")
 	case a.Count > 0 && a.FailureLimit >= a.Count:
 		return p, fmt.Errorf("analysis failureLimit %d must be below count %d, or the analysis can never fail", a.FailureLimit, a.Count)

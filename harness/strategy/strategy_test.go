@@ -39,9 +39,9 @@ func params(name, image string) strategy.Params {
 		Env:              []corev1.EnvVar{{Name: "SEED", Value: "42"}},
 	}
 	s, _ := strategy.Lookup(name)
-	if s.HasAnalysis() {
+	if s.Traits().HasAnalysis() {
 		p.Analysis = &strategy.AnalysisParams{
-			URL: "http://127.0.0.1:34567", Interval: 5 * time.Second, Count: 3, FailureLimit: 1,
+			URL: "http://127.0.0.1:34567", Analyzer: "threshold", Interval: 5 * time.Second, Count: 3, FailureLimit: 1,
 			MaxErrorRate: 0.05, MaxP99: 500 * time.Millisecond, Window: 10 * time.Second,
 		}
 		if name == strategy.CanaryAnalysis {
@@ -66,7 +66,7 @@ func TestCatalog(t *testing.T) {
 		s, ok := strategy.Lookup(name)
 		require.True(t, ok)
 		assert.Equal(t, name, s.Name())
-		assert.Equal(t, strings.HasSuffix(name, "-analysis"), s.HasAnalysis(), name)
+		assert.Equal(t, strings.HasSuffix(name, "-analysis"), s.Traits().HasAnalysis(), name)
 	}
 	_, ok := strategy.Lookup("rainbow")
 	assert.False(t, ok)
@@ -372,6 +372,7 @@ func TestInvalidParams(t *testing.T) {
 		{strategy.CanaryAnalysis, func(p *strategy.Params) { p.Analysis.Window = 0 }, "window must be positive"},
 		{strategy.CanaryAnalysis, func(p *strategy.Params) { p.Analysis.MaxErrorRate = 5 }, "maxErrorRate 5"},
 		{strategy.CanaryAnalysis, func(p *strategy.Params) { p.Analysis.Analyzer = "Threshold!" }, `analyzer "Threshold!"`},
+		{strategy.CanaryAnalysis, func(p *strategy.Params) { p.Analysis.Analyzer = "" }, "analyzer is required"},
 		{strategy.CanaryStepAnalysis, func(p *strategy.Params) { p.Analysis.Count = 0 }, "count must be at least 1"},
 		{strategy.BlueGreenAnalysis, func(p *strategy.Params) { p.Analysis.Count = 0 }, "count must be at least 1"},
 		{strategy.BlueGreenAnalysis, func(p *strategy.Params) { p.Analysis.FailureLimit = 3 }, "failureLimit 3 must be below count 3"},
@@ -390,9 +391,9 @@ func TestInvalidParams(t *testing.T) {
 
 func TestRenderDoesNotMutateParams(t *testing.T) {
 	p := params(strategy.CanaryAnalysis, candidateImage)
-	p.Analysis.Analyzer = ""
+	p.App = ""
 	render(t, strategy.CanaryAnalysis, p)
-	assert.Empty(t, p.Analysis.Analyzer)
+	assert.Empty(t, p.App, "the default app name is filled into a copy")
 	assert.Len(t, p.Env, 1)
 }
 

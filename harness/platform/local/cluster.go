@@ -119,7 +119,7 @@ func New(opts Options) *Cluster {
 var _ platform.Platform = (*Cluster)(nil)
 
 // Name implements platform.Platform.
-func (c *Cluster) Name() string { return "local" }
+func (c *Cluster) Name() string { return Name }
 
 // Kubeconfig is the admin kubeconfig's path.
 func (c *Cluster) Kubeconfig() string { return c.kubeconfig }

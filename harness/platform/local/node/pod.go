@@ -21,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
+
+	"github.com/blastradius/blastradius/harness/internal/sleep"
 )
 
 // This file is the pod state machine: one podRunner per pod, one goroutine
@@ -841,7 +843,7 @@ func (c *container) preStop(hook *corev1.LifecycleHandler, spec *corev1.Containe
 	}()
 	switch {
 	case hook.Sleep != nil:
-		sleepCtx(ctx, time.Duration(hook.Sleep.Seconds)*time.Second)
+		sleep.For(ctx, time.Duration(hook.Sleep.Seconds)*time.Second)
 	case hook.HTTPGet != nil:
 		pr := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: hook.HTTPGet}, TimeoutSeconds: int32(max(1, time.Until(deadline)/time.Second))}
 		if ok, msg := checkProbe(ctx, pr, c.p.podIP, spec.Ports); !ok {

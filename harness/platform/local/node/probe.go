@@ -14,6 +14,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/blastradius/blastradius/harness/internal/sleep"
 )
 
 // This file is the probe layer: one check (checkProbe) and the loop that
@@ -173,7 +175,7 @@ func (l probeLoop) run(ctx context.Context) {
 	if failure <= 0 {
 		failure = 3
 	}
-	if !sleepCtx(ctx, time.Duration(l.spec.InitialDelaySeconds)*time.Second) {
+	if !sleep.For(ctx, time.Duration(l.spec.InitialDelaySeconds)*time.Second) {
 		return
 	}
 	const unknown, succeeded, failed = 0, 1, 2
@@ -206,20 +208,5 @@ func (l probeLoop) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-	}
-}
-
-// sleepCtx sleeps for d unless ctx ends first; it reports whether it slept.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/blastradius/blastradius/harness/analysis"
+	"github.com/blastradius/blastradius/harness/platform"
+	"github.com/blastradius/blastradius/harness/scenario"
+	"github.com/blastradius/blastradius/harness/strategy"
+)
+
+// TestCatalogsReachEveryReader fails when a strategy or an analyzer is added
+// to its catalog but not to what users meet: the help texts, the --only
+// filter, the endpoint and the docs.
+func TestCatalogsReachEveryReader(t *testing.T) {
+	help := commandHelp(t, "run")
+	validateHelp := commandHelp(t, "validate")
+	docs := readDoc(t, "scenarios.md")
+
+	for _, s := range strategy.All() {
+		name := s.Name()
+		assert.NotEmpty(t, s.Description(), name)
+		assert.Contains(t, help, name, "run --help lists %s", name)
+		assert.Contains(t, validateHelp, name, "validate --help lists %s", name)
+		assert.Contains(t, docs, "| `"+name+"` |", "docs/scenarios.md's strategy table has %s", name)
+		_, err := scenario.ParseFilter("strategy=" + name)
+		assert.NoError(t, err, "--only accepts %s", name)
+		tr := s.Traits()
+		assert.False(t, tr.Canary && tr.BlueGreen, "%s is canary-like or blue-green-like, not both", name)
+		assert.Equal(t, tr.Canary || tr.BlueGreen, tr.Rollout, "%s: only an Argo Rollout walks steps or switches Services", name)
+	}
+
+	srv := analysis.NewServer(analysis.Config{})
+	for _, a := range analysis.Catalog() {
+		assert.Equal(t, a.Name, a.New().Name(), "the catalog's name is the analyzer's")
+		assert.NotEmpty(t, a.Description, a.Name)
+		assert.Contains(t, help, a.Name, "run --help lists %s", a.Name)
+		assert.Contains(t, docs, a.Name, "docs/scenarios.md names %s", a.Name)
+		_, err := scenario.ParseFilter("analyzer=" + a.Name)
+		assert.NoError(t, err, "--only accepts %s", a.Name)
+		assert.Contains(t, srv.Analyzers(), a.Name, "the endpoint serves %s", a.Name)
+	}
+	assert.Contains(t, analysis.Names(), analysis.Default)
+}
+
+// TestEveryCommandUsesThePlatformRegistry checks that each command with
+// --platform answers from the registry: planned platforms say so, unknown
+// ones list the known.
+func TestEveryCommandUsesThePlatformRegistry(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "--platform", "kind", filepath.Join("..", "..", "scenarios", "smoke")},
+		{"cluster", "up", "--platform", "kind"},
+		{"cluster", "down", "--platform", "kind"},
+		{"cluster", "status", "--platform", "kind"},
+		{"cluster", "kubeconfig", "--platform", "kind"},
+	} {
+		_, err := run(t, args...)
+		require.Error(t, err, args)
+		assert.ErrorIs(t, err, platform.ErrNotImplemented, args)
+		assert.Contains(t, err.Error(), "--platform local", args)
+	}
+	_, err := run(t, "cluster", "status", "--platform", "nope")
+	assert.ErrorContains(t, err, `unknown platform "nope" (known: local)`)
+}
+
+func commandHelp(t *testing.T, name string) string {
+	t.Helper()
+	out, err := run(t, name, "--help")
+	require.NoError(t, err)
+	return out
+}
+
+func readDoc(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", name))
+	require.NoError(t, err)
+	return strings.ReplaceAll(string(data), "\r", "")
+}

@@ -1,0 +1,82 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Options are what every platform is built from.
+type Options struct {
+	// BinDir holds the tools built by make tools (default: $BLASTRADIUS_BIN,
+	// else ./bin).
+	BinDir string
+	// DataDir holds the platform's state while it runs.
+	DataDir string
+	// Log receives progress messages meant for the user.
+	Log io.Writer
+}
+
+// Factory builds a platform, which Up then starts.
+type Factory func(Options) (Platform, error)
+
+// ErrNotImplemented is returned for a platform that is named but not built
+// yet.
+var ErrNotImplemented = errors.New("not implemented yet")
+
+// planned are platforms named in the CLI and docs whose package is not
+// written yet: New says so instead of "unknown".
+var planned = []string{"kind", "cluster"}
+
+var (
+	mu       sync.Mutex
+	registry = map[string]Factory{}
+)
+
+// Register adds a platform under name; a platform package registers itself
+// in its init, as database/sql drivers do. Registering a name twice panics.
+func Register(name string, f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic("platform: " + name + " registered twice")
+	}
+	registry[name] = f
+}
+
+// Names lists the registered platforms, sorted.
+func Names() []string {
+	mu.Lock()
+	defer mu.Unlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// New builds the named platform without starting it (Up does); an unknown
+// name is an error listing the known ones.
+func New(name string, o Options) (Platform, error) {
+	mu.Lock()
+	f, ok := registry[name]
+	mu.Unlock()
+	switch {
+	case ok:
+		return f(o)
+	case slices.Contains(planned, name):
+		return nil, fmt.Errorf("platform %s: %w; use --platform %s", name, ErrNotImplemented, strings.Join(Names(), " or --platform "))
+	}
+	return nil, fmt.Errorf("unknown platform %q (known: %s)", name, strings.Join(Names(), ", "))
+}
+
+// Check reports whether New(name) can build a platform.
+func Check(name string) error {
+	_, err := New(name, Options{})
+	return err
+}

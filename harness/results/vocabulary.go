@@ -1,0 +1,129 @@
+package results
+
+// The words every package of a run shares. Each is a typed string so that a
+// misspelling is a compile error, and each set of values is listed once here.
+
+// GroundTruth says whether a release should be promoted.
+type GroundTruth string
+
+const (
+	Good GroundTruth = "good"
+	Bad  GroundTruth = "bad"
+)
+
+// Verdict is a run's outcome judged against the candidate's ground truth.
+type Verdict string
+
+const (
+	VerdictDetected     Verdict = "detected"     // bad, stopped
+	VerdictMissed       Verdict = "missed"       // bad, went through
+	VerdictFalseAlarm   Verdict = "false-alarm"  // good, stopped
+	VerdictPromoted     Verdict = "promoted"     // good, went through
+	VerdictInconclusive Verdict = "inconclusive" // nothing to judge
+)
+
+// Verdicts lists every verdict, in report order.
+func Verdicts() []Verdict {
+	return []Verdict{VerdictDetected, VerdictMissed, VerdictFalseAlarm, VerdictPromoted, VerdictInconclusive}
+}
+
+// AppliesTo reports whether the verdict can be the outcome of a release with
+// the ground truth: detected and missed are about bad releases, promoted and
+// false-alarm about good ones, inconclusive about either.
+func (v Verdict) AppliesTo(gt GroundTruth) bool {
+	switch v {
+	case VerdictDetected, VerdictMissed:
+		return gt == Bad
+	case VerdictFalseAlarm, VerdictPromoted:
+		return gt == Good
+	case VerdictInconclusive:
+		return true
+	}
+	return false
+}
+
+// Outcome is how a run ended, as the harness observed it.
+type Outcome string
+
+const (
+	OutcomePromoted Outcome = "promoted" // the candidate became the stable version
+	OutcomeAborted  Outcome = "aborted"  // Argo aborted the rollout
+	OutcomeDegraded Outcome = "degraded" // the rollout or Deployment gave up without an abort
+	OutcomeTimeout  Outcome = "timeout"  // no decision within the scenario's timeout
+	OutcomeError    Outcome = "error"    // the harness could not carry the run out
+)
+
+// AnalysisVerdict is an analyzer's answer to one measurement, as Argo's
+// success and failure conditions test it.
+type AnalysisVerdict string
+
+const (
+	AnalysisPass         AnalysisVerdict = "pass"
+	AnalysisFail         AnalysisVerdict = "fail"
+	AnalysisInconclusive AnalysisVerdict = "inconclusive"
+)
+
+// MeasurementPhase is the phase Argo gives a completed measurement.
+type MeasurementPhase string
+
+const (
+	MeasurementSuccessful   MeasurementPhase = "Successful"
+	MeasurementFailed       MeasurementPhase = "Failed"
+	MeasurementError        MeasurementPhase = "Error"
+	MeasurementInconclusive MeasurementPhase = "Inconclusive"
+)
+
+// EventKind names one kind of observation in a run's event log.
+type EventKind string
+
+const (
+	EventRollout       EventKind = "rollout"        // the Rollout's phase, step, weight or abort changed (Event.Rollout)
+	EventAnalysisRun   EventKind = "analysis-run"   // an AnalysisRun changed phase (Event.AnalysisRun)
+	EventMeasurement   EventKind = "measurement"    // an analysis measurement completed (Event.Measurement)
+	EventReplicaSet    EventKind = "replicaset"     // a ReplicaSet's replica counts changed (Event.ReplicaSet)
+	EventPod           EventKind = "pod"            // a pod's phase, readiness or restarts changed (Event.Pod)
+	EventFaultInjected EventKind = "fault-injected" // the timeline injected a fault (Event.Fault)
+	EventFaultCleared  EventKind = "fault-cleared"  // the timeline cleared a fault (Event.Fault)
+	EventCandidate     EventKind = "candidate"      // the candidate was applied: the window starts
+	EventLoadStarted   EventKind = "load-started"   // the load generator started
+	EventLoadStopped   EventKind = "load-stopped"   // the load generator stopped: the window ends
+	EventAborted       EventKind = "aborted"        // decision: Argo aborted the rollout
+	EventDegraded      EventKind = "degraded"       // decision: the rollout went Degraded without an abort
+	EventPromoted      EventKind = "promoted"       // decision: the candidate became the stable version
+	EventTimeout       EventKind = "timeout"        // the run hit its timeout without a decision
+)
+
+// EventKinds lists every event kind.
+func EventKinds() []EventKind {
+	return []EventKind{EventRollout, EventAnalysisRun, EventMeasurement, EventReplicaSet, EventPod,
+		EventFaultInjected, EventFaultCleared, EventCandidate, EventLoadStarted, EventLoadStopped,
+		EventAborted, EventDegraded, EventPromoted, EventTimeout}
+}
+
+// IsDecision reports whether the kind ends the wait for a decision: Argo's
+// (or the Deployment controller's) verdict on the candidate, or the timeout.
+func (k EventKind) IsDecision() bool {
+	switch k {
+	case EventAborted, EventDegraded, EventPromoted, EventTimeout:
+		return true
+	}
+	return false
+}
+
+// Stops reports whether the kind is the strategy stopping the candidate.
+func (k EventKind) Stops() bool { return k == EventAborted || k == EventDegraded }
+
+// DecisionEvent is the event kind that records an outcome, if it has one.
+func (o Outcome) DecisionEvent() (EventKind, bool) {
+	switch o {
+	case OutcomeAborted:
+		return EventAborted, true
+	case OutcomeDegraded:
+		return EventDegraded, true
+	case OutcomePromoted:
+		return EventPromoted, true
+	case OutcomeTimeout:
+		return EventTimeout, true
+	}
+	return "", false
+}

@@ -1,0 +1,61 @@
+package runner
+
+import (
+	"context"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/blastradius/blastradius/harness/fault"
+	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/harness/strategy"
+)
+
+// logExcerptPods and logExcerptLines bound what goes into results.json.
+const (
+	logExcerptPods  = 2
+	logExcerptLines = 20
+)
+
+// candidateLogs takes the tail of a few candidate pods' logs, their error
+// lines if there are any (the demo app logs every request at info level).
+func (x *run) candidateLogs(ctx context.Context) []results.LogExcerpt {
+	out := []results.LogExcerpt{}
+	pods, err := x.targetPods(ctx, fault.Candidate)
+	if err != nil {
+		return out
+	}
+	for i := range pods {
+		if len(out) == logExcerptPods {
+			break
+		}
+		tail := int64(500)
+		data, err := x.r.client.CoreV1().Pods(x.ns).GetLogs(pods[i].Name, &corev1.PodLogOptions{TailLines: &tail}).DoRaw(ctx)
+		if err != nil || len(data) == 0 {
+			continue
+		}
+		out = append(out, results.LogExcerpt{Pod: pods[i].Name, Container: strategy.ContainerName,
+			Version: x.sc.Candidate.Tag, Lines: strings.Join(excerpt(string(data)), "\n")})
+	}
+	return out
+}
+
+// excerpt keeps a log's error lines if it has any, else its tail, at most
+// logExcerptLines. The log is the demo app's (external text): its JSON
+// lines are matched for their level, not parsed.
+func excerpt(log string) []string {
+	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
+	var errs []string
+	for _, l := range lines {
+		if strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, `"level":"FATAL"`) {
+			errs = append(errs, l)
+		}
+	}
+	if len(errs) > 0 {
+		lines = errs
+	}
+	if len(lines) > logExcerptLines {
+		lines = lines[len(lines)-logExcerptLines:]
+	}
+	return lines
+}

@@ -1,0 +1,96 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/blastradius/blastradius/harness/fault"
+	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/harness/scenario"
+	"github.com/blastradius/blastradius/harness/score"
+)
+
+// score reads the records back and scores the run within its window.
+func (x *run) score(context.Context) error {
+	in := score.Input{
+		Stable: x.sc.Stable.Tag, Candidate: x.sc.Candidate.Tag, GroundTruth: x.sc.GroundTruth,
+		SLO: x.sc.Load.SLO, Window: x.res.Window, Events: x.w.Events(),
+	}
+	f, err := os.Open(filepath.Join(x.r.OutDir, x.res.Records))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	scores, series, err := score.ScoreReader(in, f)
+	if err != nil {
+		return fmt.Errorf("score: %w", err)
+	}
+	x.res.Scores, x.res.Series = scores, series
+	x.res.Expectations = expectations(x.sc, x.spec.Strategy, scores)
+	return nil
+}
+
+// expectations checks the scenario's expect block for this strategy.
+func expectations(sc *scenario.Scenario, strat string, s results.Scores) []results.Expectation {
+	exp := sc.ExpectFor(strat)
+	out := []results.Expectation{}
+	if exp == nil {
+		return out
+	}
+	if len(exp.Verdicts) > 0 {
+		ok := exp.AllowsVerdict(s.Verdict)
+		out = append(out, results.Expectation{Name: "verdict", OK: ok,
+			Message: fmt.Sprintf("verdict %s, want %s", s.Verdict, joinVerdicts(exp.Verdicts))})
+	}
+	if exp.MaxFailedRequests != nil {
+		ok := s.BlastRadius.FailedRequests <= *exp.MaxFailedRequests
+		out = append(out, results.Expectation{Name: "maxFailedRequests", OK: ok,
+			Message: fmt.Sprintf("%d failed requests, at most %d allowed", s.BlastRadius.FailedRequests, *exp.MaxFailedRequests)})
+	}
+	if exp.MaxTimeToDetect != nil {
+		t := s.Timing.TimeToDetectSeconds
+		ok := t != nil && *t <= exp.MaxTimeToDetect.Seconds()
+		msg := fmt.Sprintf("not detected, want within %s", exp.MaxTimeToDetect)
+		if t != nil {
+			msg = fmt.Sprintf("detected after %.1fs, want within %s", *t, exp.MaxTimeToDetect)
+		}
+		out = append(out, results.Expectation{Name: "maxTimeToDetect", OK: ok, Message: msg})
+	}
+	return out
+}
+
+func joinVerdicts(vs []results.Verdict) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return strings.Join(s, " or ")
+}
+
+// faultItems turns the scenario's faults into timeline items, with the
+// timeline's last moment: a runtime fault without a pod count takes every
+// target pod running at its time.
+func faultItems(sc *scenario.Scenario) ([]fault.Item, time.Duration, error) {
+	var items []fault.Item
+	var last time.Duration
+	for _, f := range sc.Faults {
+		it := fault.Item{At: f.At, Clear: f.Clear}
+		switch {
+		case f.PodKill != nil:
+			it.Fault = &fault.PodKill{Target: fault.Target(f.PodKill.Target), Count: f.PodKill.Count}
+		case f.Runtime != nil:
+			it.Fault = &fault.Runtime{Target: fault.Target(f.Runtime.Target), Pods: f.Runtime.Pods, Faults: f.Runtime.Faults}
+		case f.Traffic != nil:
+			it.Fault = &fault.Traffic{Factor: f.Traffic.Factor}
+		default:
+			return nil, 0, fmt.Errorf("%s:%d: fault of no known kind", sc.File, f.Line)
+		}
+		items = append(items, it)
+		last = max(last, f.At, f.Clear) // the timeline's last event (End() is "never" without a clear)
+	}
+	return items, last, nil
+}

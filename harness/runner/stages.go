@@ -1,0 +1,286 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/blastradius/blastradius/harness/fault"
+	"github.com/blastradius/blastradius/harness/internal/sleep"
+	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/harness/strategy"
+	"github.com/blastradius/blastradius/loadgen"
+)
+
+// steps are the stages of a run, in order (docs/runner.md).
+func (x *run) steps() []step {
+	return []step{
+		{"namespace", x.createNamespace},
+		{"watch", x.watch},
+		{"stable", x.deployStable},
+		{"load", x.startLoad},
+		{"warm-up", x.warmUp},
+		{"candidate", x.applyCandidate},
+		{"faults", x.startFaults},
+		{"decision", x.awaitDecision},
+		{"settle", x.settle},
+		{"window", x.closeWindow},
+		{"score", x.score},
+	}
+}
+
+// createNamespace makes the run's namespace; it goes whatever happens.
+func (x *run) createNamespace(ctx context.Context) error {
+	if _, err := x.r.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: x.ns, Labels: map[string]string{"app.kubernetes.io/managed-by": "blastradius"},
+		Annotations: map[string]string{"blastradius.dev/run": x.spec.ID},
+	}}, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("namespace %s: %w", x.ns, err)
+	}
+	x.lc.cleanup(x.deleteNamespace)
+	return nil
+}
+
+// deleteNamespace removes the run's namespace and waits (bounded) until its
+// pods are gone, so that the next run starts on a quiet node.
+func (x *run) deleteNamespace() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := x.r.client.CoreV1().Namespaces().Delete(ctx, x.ns, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		x.progress("delete namespace %s: %v", x.ns, err)
+		return
+	}
+	_ = wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		_, err := x.r.client.CoreV1().Namespaces().Get(ctx, x.ns, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+}
+
+// watch starts the informers and the analysis endpoint's scraping.
+func (x *run) watch(ctx context.Context) error {
+	wctx, stop := context.WithCancel(ctx)
+	x.lc.cleanup(stop)
+	x.w.run(wctx, x.r.client, x.r.dyn)
+	if x.r.Analysis != nil {
+		x.lc.cleanup(x.r.Analysis.Watch(x.ns))
+	}
+	return nil
+}
+
+// deployStable applies the stable version and waits until it is healthy.
+func (x *run) deployStable(ctx context.Context) error {
+	objs, err := x.strat.Render(x.params)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", x.strat.Name(), err)
+	}
+	if err := x.r.applier.Apply(ctx, objs...); err != nil {
+		return err
+	}
+	x.progress("stable %s deploying", x.sc.Stable.Tag)
+	return x.waitStable(ctx)
+}
+
+// startLoad starts the users' load on the active Service, recording every
+// request, and for blue-green a share on the preview Service.
+func (x *run) startLoad(ctx context.Context) error {
+	dir := filepath.Join(x.r.OutDir, "runs", strings.ReplaceAll(x.spec.ID, "/", "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	x.res.Records = filepath.Join("runs", filepath.Base(dir), "records.ndjson")
+	f, err := os.Create(filepath.Join(dir, "records.ndjson"))
+	if err != nil {
+		return err
+	}
+	x.records = f
+	x.lc.cleanup(func() { f.Close() })
+	url, err := x.r.Platform.ServiceURL(ctx, x.ns, x.params.App)
+	if err != nil {
+		return err
+	}
+	x.gen, err = loadgen.New(loadgen.Config{
+		URL: url + "/color", Profile: x.sc.Load.Profile, Users: x.sc.Load.Users, Seed: x.spec.Seed,
+		KeepAlive: x.sc.Load.KeepAlive, SLO: x.sc.Load.SLO, Records: f, Timeout: 5 * time.Second,
+		OnSecond: x.live.add,
+	})
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	if err := x.gen.Start(ctx); err != nil {
+		return err
+	}
+	// On any exit the load stops; closeWindow stops it first on success.
+	x.lc.cleanup(func() { _, _ = x.stopLoad() })
+	x.w.Add(Event{Kind: results.EventLoadStarted})
+	if x.traits.BlueGreen && x.sc.Load.PreviewShare > 0 {
+		x.preview, err = x.startPreview(ctx)
+	}
+	return err
+}
+
+func (x *run) startPreview(ctx context.Context) (*loadgen.Generator, error) {
+	url, err := x.r.Platform.ServiceURL(ctx, x.ns, x.params.App+strategy.PreviewSuffix)
+	if err != nil {
+		return nil, err
+	}
+	p := x.sc.Load.Profile
+	p.Rate *= x.sc.Load.PreviewShare
+	p.RateTo *= x.sc.Load.PreviewShare
+	p.Amplitude *= x.sc.Load.PreviewShare
+	g, err := loadgen.New(loadgen.Config{URL: url + "/color", Profile: p, Users: x.sc.Load.Users, Seed: x.spec.Seed + 1,
+		KeepAlive: x.sc.Load.KeepAlive, SLO: x.sc.Load.SLO, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("preview load: %w", err)
+	}
+	return g, g.Start(ctx)
+}
+
+// stopLoad stops every generator and waits for the requests in flight; it
+// returns the moment it was done and the last send time. Once only.
+func (x *run) stopLoad() (time.Time, error) {
+	if x.loadDone || x.gen == nil {
+		return time.Time{}, nil
+	}
+	x.loadDone = true
+	x.gen.Stop()
+	sum, err := x.gen.Wait()
+	if x.preview != nil {
+		x.preview.Stop()
+		if ps, _ := x.preview.Wait(); ps != nil {
+			x.res.Load.PreviewTotal = ps.Total
+		}
+	}
+	stopped := time.Now()
+	if sum != nil {
+		l := &x.res.Load
+		l.Total, l.Unattributed, l.Aborted = sum.Total, sum.Unattributed, sum.Aborted
+		l.AchievedRate, l.RequestedRate = sum.AchievedRate, sum.RequestedRate
+		// The window's end: no request the run sent may fall outside it
+		// (the window is half-open, so just past the last send).
+		if last := sum.LastSent.Add(time.Nanosecond); last.After(stopped) {
+			stopped = last
+		}
+	}
+	x.w.Add(Event{Time: stopped, Kind: results.EventLoadStopped})
+	return stopped, err
+}
+
+// warmUp holds load on the stable version alone.
+func (x *run) warmUp(ctx context.Context) error {
+	if !sleep.For(ctx, x.sc.Load.Warmup) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// applyCandidate re-applies only the workload with the candidate's image,
+// so that Argo's edits to the Services' selectors (blue-green) stay. This
+// instant opens the scoring window.
+func (x *run) applyCandidate(ctx context.Context) error {
+	x.params.Image = x.sc.Candidate.Image()
+	objs, err := x.strat.Render(x.params)
+	if err != nil {
+		return err
+	}
+	x.applied = time.Now()
+	x.res.AppliedAt = x.applied
+	x.res.Window.Start = x.applied
+	if err := x.r.applier.Apply(ctx, workload(objs)...); err != nil {
+		return fmt.Errorf("apply candidate: %w", err)
+	}
+	x.w.Add(Event{Time: x.applied, Kind: results.EventCandidate, Object: x.sc.Candidate.Tag})
+	return nil
+}
+
+// workload keeps the Deployment or Rollout of a render.
+func workload(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "Rollout" || o.GetKind() == "Deployment" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// startFaults plays the fault timeline, timed from the candidate.
+func (x *run) startFaults(ctx context.Context) error {
+	env := &fault.Env{Client: x.r.client, Namespace: x.ns, Pods: x.targetPods, PodURL: x.r.Platform.PodURL,
+		SetLoadFactor: x.setLoadFactor}
+	items, last, err := faultItems(x.sc)
+	if err != nil {
+		return err
+	}
+	x.lastFault = last
+	fctx, stop := context.WithCancel(ctx)
+	x.timeline = fault.Play(fctx, env, x.applied, items, x.faultChanged)
+	x.lc.cleanup(func() {
+		stop()
+		x.res.Faults = x.timeline.Wait()
+	})
+	return nil
+}
+
+func (x *run) setLoadFactor(f float64) {
+	x.gen.SetRateFactor(f)
+	if x.preview != nil {
+		x.preview.SetRateFactor(f)
+	}
+}
+
+// faultChanged records an injection or a clearing as a typed event.
+func (x *run) faultChanged(i int, rec fault.Record) {
+	kind := results.EventFaultInjected
+	if rec.ClearedAt != nil {
+		kind = results.EventFaultCleared
+	}
+	x.w.Add(Event{Kind: kind, Fault: &results.FaultChange{Index: i, Kind: rec.Kind, Description: rec.Description, Error: rec.Error}})
+}
+
+// awaitDecision waits for Argo's decision (or the timeout) and records it.
+func (x *run) awaitDecision(ctx context.Context) error {
+	outcome, at, err := x.waitDecision(ctx)
+	x.outcome, x.decided = outcome, at
+	x.res.Outcome = outcome
+	if kind, ok := outcome.DecisionEvent(); ok && err == nil {
+		x.w.Add(Event{Time: at, Kind: kind, Object: x.params.App})
+	}
+	return err
+}
+
+// settle lets traffic settle: an aborted candidate's pods go, the last
+// fault plays, and the load runs on a little to see the result.
+func (x *run) settle(ctx context.Context) error {
+	x.res.Logs = x.candidateLogs(ctx)
+	if x.outcome == results.OutcomeAborted || x.outcome == results.OutcomeDegraded {
+		x.waitCandidateGone(ctx)
+	}
+	until := time.Now().Add(settle)
+	if end := x.applied.Add(x.lastFault + settle); end.After(until) && time.Until(end) < x.sc.Timeout {
+		until = end
+	}
+	x.progress("%s after %.1fs; settling", x.outcome, x.decided.Sub(x.applied).Seconds())
+	sleep.Until(ctx, until)
+	return nil
+}
+
+// closeWindow stops the load: the window ends when the last request has
+// been sent, so that every request of the run is inside it.
+func (x *run) closeWindow(context.Context) error {
+	end, err := x.stopLoad()
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	x.res.Window.End = end
+	return x.records.Sync()
+}
