@@ -72,48 +72,21 @@ expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 }
 
 func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, args []string, seed *int64) error {
-	if err := platform.Check(o.platform); err != nil {
-		return &exitError{code: ExitHarness, err: fmt.Errorf("--platform: %w", err)}
-	}
-	if o.parallel < 1 {
-		return &exitError{code: ExitHarness, err: fmt.Errorf("--parallel: must be at least 1, got %d", o.parallel)}
-	}
-	filter, err := scenario.ParseFilter(o.only)
+	specs, err := planRuns(stderr, o, args, seed)
 	if err != nil {
-		return &exitError{code: ExitHarness, err: fmt.Errorf("--only: %w", err)}
+		return err
 	}
-	scenarios, err := scenario.LoadAll(args...)
-	if err != nil {
-		for _, e := range scenario.Errors(err) {
-			fmt.Fprintln(stderr, e)
-		}
-		return &exitError{code: ExitHarness, err: errors.New("invalid scenarios")}
-	}
-	if err := filter.Check(scenarios); err != nil {
-		return &exitError{code: ExitHarness, err: fmt.Errorf("--only: %w", err)}
-	}
-	specs := scenario.Expand(scenarios, filter, o.repeat, seed)
-	if len(specs) == 0 {
-		return &exitError{code: ExitHarness, err: errors.New("no run matches")}
-	}
-
-	var mu sync.Mutex
-	say := func(line string) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintln(stderr, line)
-	}
-	set := &results.File{SchemaVersion: results.SchemaVersion, Environment: results.Environment{
-		Platform: o.platform, Harness: Version, GoVersion: runtime.Version(), StartedAt: time.Now(), Args: os.Args[1:],
-	}}
+	rs := &runSet{out: o.out, stderr: stderr, specs: specs, set: &results.File{SchemaVersion: results.SchemaVersion,
+		Environment: results.Environment{Platform: o.platform, Harness: Version, GoVersion: runtime.Version(),
+			StartedAt: time.Now(), Args: os.Args[1:]}}}
 
 	// A cluster of its own, gone when the command ends, however it ends.
-	dataDir := filepath.Join(".blastradius", "run-"+o.platform)
-	cluster, err := platform.New(o.platform, platform.Options{BinDir: o.binDir, DataDir: dataDir, Log: stderr})
+	cluster, err := platform.New(o.platform, platform.Options{
+		BinDir: o.binDir, DataDir: filepath.Join(".blastradius", "run-"+o.platform), Log: stderr})
 	if err != nil {
 		return &exitError{code: ExitHarness, err: fmt.Errorf("--platform: %w", err)}
 	}
-	say(fmt.Sprintf("starting the %s cluster for %d runs ...", o.platform, len(specs)))
+	rs.say(fmt.Sprintf("starting the %s cluster for %d runs ...", o.platform, len(specs)))
 	if err := cluster.Up(ctx); err != nil {
 		return &exitError{code: ExitHarness, err: fmt.Errorf("cluster: %w", err)}
 	}
@@ -121,43 +94,92 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 		down, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 		if err := cluster.Down(down); err != nil {
-			say("cluster down: " + err.Error())
+			rs.say("cluster down: " + err.Error())
 		}
 	}()
-	set.Environment.Kubernetes, set.Environment.ArgoRollouts, _ = cluster.Versions(ctx)
-	client, err := kubernetes.NewForConfig(cluster.RESTConfig())
+	rs.set.Environment.Kubernetes, rs.set.Environment.ArgoRollouts, _ = cluster.Versions(ctx)
+	r, stop, err := newRunner(ctx, cluster, o.out)
 	if err != nil {
 		return &exitError{code: ExitHarness, err: err}
+	}
+	defer stop()
+	if !o.quiet {
+		r.Progress = rs.say
+	}
+	rs.runAll(ctx, r, o.parallel)
+	return rs.finish(ctx, stdout)
+}
+
+// planRuns checks the flags and the scenarios and expands the run matrix.
+func planRuns(stderr io.Writer, o runOptions, args []string, seed *int64) ([]scenario.RunSpec, error) {
+	if err := platform.Check(o.platform); err != nil {
+		return nil, &exitError{code: ExitHarness, err: fmt.Errorf("--platform: %w", err)}
+	}
+	if o.parallel < 1 {
+		return nil, &exitError{code: ExitHarness, err: fmt.Errorf("--parallel: must be at least 1, got %d", o.parallel)}
+	}
+	filter, err := scenario.ParseFilter(o.only)
+	if err != nil {
+		return nil, &exitError{code: ExitHarness, err: fmt.Errorf("--only: %w", err)}
+	}
+	scenarios, err := scenario.LoadAll(args...)
+	if err != nil {
+		for _, e := range scenario.Errors(err) {
+			fmt.Fprintln(stderr, e)
+		}
+		return nil, &exitError{code: ExitHarness, err: errors.New("invalid scenarios")}
+	}
+	if err := filter.Check(scenarios); err != nil {
+		return nil, &exitError{code: ExitHarness, err: fmt.Errorf("--only: %w", err)}
+	}
+	specs := scenario.Expand(scenarios, filter, o.repeat, seed)
+	if len(specs) == 0 {
+		return nil, &exitError{code: ExitHarness, err: errors.New("no run matches")}
+	}
+	return specs, nil
+}
+
+// newRunner starts the analysis endpoint on the cluster and returns a
+// runner served by it, and the func that stops the endpoint.
+func newRunner(ctx context.Context, cluster platform.Platform, out string) (*runner.Runner, func(), error) {
+	client, err := kubernetes.NewForConfig(cluster.RESTConfig())
+	if err != nil {
+		return nil, nil, err
 	}
 	srv := analysis.NewServer(analysis.Config{Client: client, PodURL: cluster.PodURL})
 	url, err := srv.Start(ctx)
 	if err != nil {
-		return &exitError{code: ExitHarness, err: fmt.Errorf("analysis endpoint: %w", err)}
+		return nil, nil, fmt.Errorf("analysis endpoint: %w", err)
 	}
-	defer srv.Close()
+	return &runner.Runner{Platform: cluster, Analysis: srv, AnalysisURL: url, OutDir: out}, func() { srv.Close() }, nil
+}
 
-	r := &runner.Runner{Platform: cluster, Analysis: srv, AnalysisURL: url, OutDir: o.out}
-	if !o.quiet {
-		r.Progress = say
-	}
-	runs := make([]results.Run, len(specs))
-	done := make([]bool, len(specs))
-	var harnessErr error
-	save := func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		set.Runs = set.Runs[:0]
-		for i := range runs {
-			if done[i] {
-				set.Runs = append(set.Runs, runs[i])
-			}
-		}
-		set.Environment.FinishedAt = time.Now()
-		return results.Write(o.out, set)
-	}
-	sem := make(chan struct{}, o.parallel)
+// runSet is a run set in progress: results.json is rewritten after every
+// run, so that nothing is lost if the set is interrupted.
+type runSet struct {
+	out    string
+	stderr io.Writer
+	specs  []scenario.RunSpec
+
+	mu         sync.Mutex
+	set        *results.File
+	runs       []results.Run
+	done       []bool
+	harnessErr error
+}
+
+func (rs *runSet) say(line string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	fmt.Fprintln(rs.stderr, line)
+}
+
+// runAll runs the specs, parallel at a time, until done or ctx ends.
+func (rs *runSet) runAll(ctx context.Context, r *runner.Runner, parallel int) {
+	rs.runs, rs.done = make([]results.Run, len(rs.specs)), make([]bool, len(rs.specs))
+	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
-	for i, spec := range specs {
+	for i, spec := range rs.specs {
 		if ctx.Err() != nil {
 			break
 		}
@@ -165,34 +187,58 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			say(fmt.Sprintf("run %d/%d: %s", i+1, len(specs), spec.ID))
-			res, err := r.Run(ctx, spec)
-			mu.Lock()
-			runs[i], done[i] = *res, true
-			if err != nil {
-				harnessErr = errors.Join(harnessErr, fmt.Errorf("%s: %w", spec.ID, err))
-			}
-			mu.Unlock()
-			say(fmt.Sprintf("run %d/%d: %s: %s", i+1, len(specs), spec.ID, oneLine(res)))
-			if err := save(); err != nil {
-				say("write results: " + err.Error())
-			}
+			rs.runOne(ctx, r, i, spec)
 		}()
 	}
 	wg.Wait()
-	if err := save(); err != nil {
+}
+
+func (rs *runSet) runOne(ctx context.Context, r *runner.Runner, i int, spec scenario.RunSpec) {
+	rs.say(fmt.Sprintf("run %d/%d: %s", i+1, len(rs.specs), spec.ID))
+	res, err := r.Run(ctx, spec)
+	rs.mu.Lock()
+	rs.runs[i], rs.done[i] = *res, true
+	if err != nil {
+		rs.harnessErr = errors.Join(rs.harnessErr, fmt.Errorf("%s: %w", spec.ID, err))
+	}
+	rs.mu.Unlock()
+	rs.say(fmt.Sprintf("run %d/%d: %s: %s", i+1, len(rs.specs), spec.ID, oneLine(res)))
+	if err := rs.save(); err != nil {
+		rs.say("write results: " + err.Error())
+	}
+}
+
+// save writes results.json with the runs done so far, in matrix order.
+func (rs *runSet) save() error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.set.Runs = rs.set.Runs[:0]
+	for i := range rs.runs {
+		if rs.done[i] {
+			rs.set.Runs = append(rs.set.Runs, rs.runs[i])
+		}
+	}
+	rs.set.Environment.FinishedAt = time.Now()
+	return results.Write(rs.out, rs.set)
+}
+
+// finish writes the results and reports, prints the summary and returns
+// the exit status: harness errors first, then failed expectations.
+func (rs *runSet) finish(ctx context.Context, stdout io.Writer) error {
+	if err := rs.save(); err != nil {
 		return &exitError{code: ExitHarness, err: err}
 	}
-	if err := reports.WriteAll(o.out, set, nil); err != nil {
+	set := rs.set
+	if err := reports.WriteAll(rs.out, set, nil); err != nil {
 		return &exitError{code: ExitHarness, err: fmt.Errorf("reports: %w", err)}
 	}
 	printSummary(stdout, set)
-	fmt.Fprintf(stdout, "\nresults: %s\nreport:  %s\n", filepath.Join(o.out, results.FileName), filepath.Join(o.out, reports.HTMLFile))
+	fmt.Fprintf(stdout, "\nresults: %s\nreport:  %s\n", filepath.Join(rs.out, results.FileName), filepath.Join(rs.out, reports.HTMLFile))
 	if ctx.Err() != nil {
 		return &exitError{code: ExitHarness, err: errors.New("interrupted")}
 	}
-	if harnessErr != nil {
-		return &exitError{code: ExitHarness, err: harnessErr}
+	if rs.harnessErr != nil {
+		return &exitError{code: ExitHarness, err: rs.harnessErr}
 	}
 	for i := range set.Runs {
 		if set.Runs[i].Failed() {

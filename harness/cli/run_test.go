@@ -93,3 +93,25 @@ func assertRecomputes(t *testing.T, records string, r results.Run) {
 	assert.Equal(t, b.CandidateFailedRequests, candFailed, "candidateFailedRequests")
 	assert.Equal(t, b.UsersAffected, len(hurt), "usersAffected")
 }
+
+// TestRecomputeResultsDir checks a whole run set the way the smoke test
+// checks its run: BLASTRADIUS_RESULTS=out go test ./harness/cli -run
+// TestRecomputeResultsDir (after `make scenario`).
+func TestRecomputeResultsDir(t *testing.T) {
+	dir := os.Getenv("BLASTRADIUS_RESULTS")
+	if dir == "" {
+		t.Skip("set BLASTRADIUS_RESULTS to a run set's output directory")
+	}
+	set, err := results.Read(dir)
+	require.NoError(t, err)
+	require.NotEmpty(t, set.Runs)
+	for _, r := range set.Runs {
+		if r.Error != "" {
+			continue
+		}
+		t.Run(r.ID, func(t *testing.T) {
+			assert.Equal(t, r.Load.Total, r.BlastRadius.TotalRequests+r.Excluded, "every request is accounted for")
+			assertRecomputes(t, filepath.Join(dir, r.Records), r)
+		})
+	}
+}

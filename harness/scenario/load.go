@@ -190,34 +190,71 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 	return s
 }
 
+// specOK says which spec fields are usable by the checks that relate
+// fields: set and valid, or left out for their defaults.
+type specOK struct {
+	candidate, groundTruth, replicas, timeout, scale, pause, load, interval, steps bool
+}
+
 // spec decodes the spec: first every field on its own, then the checks that
 // relate fields. A check is skipped when a field it needs was invalid, so
 // that one mistake is reported once.
 func (d *decoder) spec(sp *fields, s *Scenario) {
-	// Versions and ground truth.
-	versionOK := func(key string) (catalog.Version, bool) {
-		if !sp.require(key) {
-			return catalog.Version{}, false
-		}
-		tag, ok := sp.str(key)
-		if !ok {
-			return catalog.Version{}, false
-		}
-		v, ok := catalog.Lookup(tag)
-		if !ok {
-			sp.errorf(key, "unknown version %q (blastradius images list shows them all)", tag)
-		}
-		return v, ok
+	var ok specOK
+	ok.candidate = d.versions(sp, s)
+	ok.groundTruth = d.groundTruth(sp, s, ok.candidate)
+	ok.replicas = d.replicas(sp, s)
+	ok.timeout, ok.scale, ok.pause = d.timing(sp, s)
+	ok.load = d.load(sp, s)
+	d.strategies(sp, s)
+	d.analyzers(sp, s)
+	ok.interval = d.analysis(sp, s)
+	ok.steps = d.steps(sp, s, ok.replicas && s.UsesCanarySteps())
+	d.seeds(sp, s)
+
+	// Checks across fields.
+	d.checkPauseScale(sp, s, ok)
+	d.checkIntervalScale(sp, s, ok)
+	d.checkStepsTimeout(sp, s, ok)
+	d.checkLoadTimeout(sp, s, ok)
+	d.faults(sp, s, ok.replicas, ok.timeout, ok.candidate && !sp.has("groundTruth") && s.Candidate.Good)
+	d.expect(sp, s, ok.groundTruth)
+}
+
+// version decodes the required catalog version at key.
+func version(sp *fields, key string) (catalog.Version, bool) {
+	if !sp.require(key) {
+		return catalog.Version{}, false
 	}
+	tag, ok := sp.str(key)
+	if !ok {
+		return catalog.Version{}, false
+	}
+	v, ok := catalog.Lookup(tag)
+	if !ok {
+		sp.errorf(key, "unknown version %q (blastradius images list shows them all)", tag)
+	}
+	return v, ok
+}
+
+// versions decodes the stable and candidate versions; it reports whether
+// the candidate is valid.
+func (d *decoder) versions(sp *fields, s *Scenario) bool {
 	stableOK, candidateOK := false, false
-	s.Stable, stableOK = versionOK("stable")
-	s.Candidate, candidateOK = versionOK("candidate")
+	s.Stable, stableOK = version(sp, "stable")
+	s.Candidate, candidateOK = version(sp, "candidate")
 	if stableOK && !s.Stable.Good {
 		sp.errorf("stable", "must be a good version, %q is bad (to model an incident on the stable version, use a runtime fault with target: stable)", s.Stable.Tag)
 	}
 	if stableOK && candidateOK && s.Stable.Tag == s.Candidate.Tag {
 		sp.errorf("candidate", "must differ from spec.stable (both are %q): there would be nothing to release", s.Candidate.Tag)
 	}
+	return candidateOK
+}
+
+// groundTruth decodes spec.groundTruth, which defaults to what the catalog
+// says of a valid candidate; it reports whether s.GroundTruth is known.
+func (d *decoder) groundTruth(sp *fields, s *Scenario, candidateOK bool) bool {
 	gtSet := false
 	if v, ok := sp.str("groundTruth"); ok {
 		switch results.GroundTruth(v) {
@@ -227,15 +264,16 @@ func (d *decoder) spec(sp *fields, s *Scenario) {
 			sp.errorf("groundTruth", "must be good or bad, got %q", v)
 		}
 	}
-	gtOK := gtSet || (candidateOK && !sp.has("groundTruth"))
 	if !gtSet && candidateOK {
 		s.GroundTruth = results.Bad
 		if s.Candidate.Good {
 			s.GroundTruth = results.Good
 		}
 	}
+	return gtSet || (candidateOK && !sp.has("groundTruth"))
+}
 
-	// Sizes and times.
+func (d *decoder) replicas(sp *fields, s *Scenario) bool {
 	s.Replicas = DefaultReplicas
 	replicasOK := !sp.has("replicas")
 	if v, ok := sp.integer("replicas"); ok {
@@ -245,17 +283,15 @@ func (d *decoder) spec(sp *fields, s *Scenario) {
 			s.Replicas, replicasOK = int(v), true
 		}
 	}
+	return replicasOK
+}
+
+// timing decodes timeout, timeScale and stepPause, in that order.
+func (d *decoder) timing(sp *fields, s *Scenario) (timeoutOK, scaleOK, pauseOK bool) {
 	s.Timeout = DefaultTimeout
-	timeoutOK := !sp.has("timeout")
-	if v, ok := sp.duration("timeout"); ok {
-		if v <= 0 {
-			sp.errorf("timeout", "must be positive, got %v", v)
-		} else {
-			s.Timeout, timeoutOK = v, true
-		}
-	}
+	timeoutOK = sp.positive("timeout", &s.Timeout)
 	s.TimeScale = DefaultTimeScale
-	scaleOK := !sp.has("timeScale")
+	scaleOK = !sp.has("timeScale")
 	if v, ok := sp.number("timeScale"); ok {
 		if v <= 0 || v > MaxTimeScale {
 			sp.errorf("timeScale", "must be greater than 0 and at most %g, got %g", MaxTimeScale, v)
@@ -264,64 +300,92 @@ func (d *decoder) spec(sp *fields, s *Scenario) {
 		}
 	}
 	s.StepPause = DefaultStepPause
-	pauseOK := !sp.has("stepPause")
-	if v, ok := sp.duration("stepPause"); ok {
-		if v <= 0 {
-			sp.errorf("stepPause", "must be positive, got %v", v)
-		} else {
-			s.StepPause, pauseOK = v, true
-		}
-	}
+	pauseOK = sp.positive("stepPause", &s.StepPause)
+	return timeoutOK, scaleOK, pauseOK
+}
 
-	loadOK := d.load(sp, s)
-	d.strategies(sp, s)
-	d.analyzers(sp, s)
-	intervalOK := d.analysis(sp, s)
-	stepsOK := d.steps(sp, s, replicasOK && s.UsesCanarySteps())
-	d.seeds(sp, s)
+// positive decodes the optional duration at key into *dst if it is
+// positive. It reports whether key is unset or valid.
+func (f *fields) positive(key string, dst *time.Duration) bool {
+	v, ok := f.duration(key)
+	if !ok {
+		return !f.bad(key, ok)
+	}
+	if v <= 0 {
+		f.errorf(key, "must be positive, got %v", v)
+		return false
+	}
+	*dst = v
+	return true
+}
 
-	// Checks across fields.
-	if scaleOK && pauseOK && s.Scaled(s.StepPause) < time.Second {
-		line := sp.lineOf("stepPause")
-		if !sp.has("stepPause") {
-			line = sp.lineOf("timeScale")
-		}
-		d.errorf(line, sp.field("stepPause"), "%v scaled by timeScale %g is %v; Argo Rollouts counts pauses in whole seconds, so it must be at least 1s",
-			s.StepPause, s.TimeScale, s.Scaled(s.StepPause))
+func (d *decoder) checkPauseScale(sp *fields, s *Scenario, ok specOK) {
+	if !ok.scale || !ok.pause || s.Scaled(s.StepPause) >= time.Second {
+		return
 	}
-	if scaleOK && intervalOK && s.Scaled(s.Analysis.Interval) < time.Second {
-		line, field := sp.lineOf("timeScale"), "spec.analysis.interval"
-		if an := sp.child("analysis", analysisKeys); an != nil && an.has("interval") {
-			line = an.lineOf("interval")
-		}
-		d.errorf(line, field, "%v scaled by timeScale %g is %v; it must be at least 1s",
-			s.Analysis.Interval, s.TimeScale, s.Scaled(s.Analysis.Interval))
+	line := sp.lineOf("stepPause")
+	if !sp.has("stepPause") {
+		line = sp.lineOf("timeScale")
 	}
-	if timeoutOK && scaleOK && pauseOK && stepsOK && s.UsesCanarySteps() {
-		if need := time.Duration(len(s.Steps)) * s.Scaled(s.StepPause); need >= s.Timeout {
-			sp.errorf("timeout", "%v is too short for the canary steps: %d steps × %v (stepPause scaled by timeScale) = %v",
-				s.Timeout, len(s.Steps), s.Scaled(s.StepPause), need)
-		}
+	d.errorf(line, sp.field("stepPause"), "%v scaled by timeScale %g is %v; Argo Rollouts counts pauses in whole seconds, so it must be at least 1s",
+		s.StepPause, s.TimeScale, s.Scaled(s.StepPause))
+}
+
+func (d *decoder) checkIntervalScale(sp *fields, s *Scenario, ok specOK) {
+	if !ok.scale || !ok.interval || s.Scaled(s.Analysis.Interval) >= time.Second {
+		return
 	}
-	if loadOK && timeoutOK {
-		if err := s.Load.Profile.Validate(s.Timeout); err != nil {
-			key, line := "profile", sp.lineOf("load")
-			if lf := sp.child("load", loadKeys); lf != nil {
-				if !lf.has("profile") {
-					key = "rate"
-				}
-				line = lf.lineOf(key)
-			}
-			msg := err.Error()
-			var fe *loadgen.FieldError
-			if key == "rate" && errors.As(err, &fe) && fe.Field == "rate" {
-				msg = fe.Err.Error()
-			}
-			d.errorf(line, "spec.load."+key, "%s", msg)
-		}
+	line, field := sp.lineOf("timeScale"), "spec.analysis.interval"
+	if an := sp.child("analysis", analysisKeys); an != nil && an.has("interval") {
+		line = an.lineOf("interval")
 	}
-	d.faults(sp, s, replicasOK, timeoutOK, candidateOK && !sp.has("groundTruth") && s.Candidate.Good)
-	d.expect(sp, s, gtOK)
+	d.errorf(line, field, "%v scaled by timeScale %g is %v; it must be at least 1s",
+		s.Analysis.Interval, s.TimeScale, s.Scaled(s.Analysis.Interval))
+}
+
+func (d *decoder) checkStepsTimeout(sp *fields, s *Scenario, ok specOK) {
+	if !ok.timeout || !ok.scale || !ok.pause || !ok.steps || !s.UsesCanarySteps() {
+		return
+	}
+	if need := time.Duration(len(s.Steps)) * s.Scaled(s.StepPause); need >= s.Timeout {
+		sp.errorf("timeout", "%v is too short for the canary steps: %d steps × %v (stepPause scaled by timeScale) = %v",
+			s.Timeout, len(s.Steps), s.Scaled(s.StepPause), need)
+	}
+}
+
+// checkLoadTimeout checks the load profile against the timeout, and reports
+// a problem at profile, or at rate when the profile is its shorthand.
+func (d *decoder) checkLoadTimeout(sp *fields, s *Scenario, ok specOK) {
+	if !ok.load || !ok.timeout {
+		return
+	}
+	err := s.Load.Profile.Validate(s.Timeout)
+	if err == nil {
+		return
+	}
+	key, line := "profile", sp.lineOf("load")
+	if lf := sp.child("load", loadKeys); lf != nil {
+		if !lf.has("profile") {
+			key = "rate"
+		}
+		line = lf.lineOf(key)
+	}
+	msg := err.Error()
+	var fe *loadgen.FieldError
+	if key == "rate" && errors.As(err, &fe) && fe.Field == "rate" {
+		msg = fe.Err.Error()
+	}
+	d.errorf(line, "spec.load."+key, "%s", msg)
+}
+
+// optional decodes the mapping at key if it is set. ok is false when it is
+// set but not a mapping (reported); c is nil unless it is a mapping.
+func (f *fields) optional(key string, known []string) (c *fields, ok bool) {
+	if !f.has(key) {
+		return nil, true
+	}
+	c = f.child(key, known)
+	return c, c != nil
 }
 
 func (d *decoder) load(sp *fields, s *Scenario) bool {
@@ -332,14 +396,10 @@ func (d *decoder) load(sp *fields, s *Scenario) bool {
 		Warmup:       DefaultWarmup,
 		PreviewShare: DefaultPreviewShare,
 	}
-	if !sp.has("load") {
-		return true
-	}
-	lf := sp.child("load", loadKeys)
+	lf, ok := sp.optional("load", loadKeys)
 	if lf == nil {
-		return false
+		return ok
 	}
-	ok := true
 	switch {
 	case lf.has("profile") && lf.has("rate"):
 		lf.errorf("rate", "set either profile or rate (the shorthand for constant:rate=N), not both")
@@ -367,13 +427,7 @@ func (d *decoder) load(sp *fields, s *Scenario) bool {
 			s.Load.Users = int(v)
 		}
 	}
-	if v, good := lf.duration("slo"); good {
-		if v <= 0 {
-			lf.errorf("slo", "must be positive, got %v", v)
-		} else {
-			s.Load.SLO = v
-		}
-	}
+	lf.positive("slo", &s.Load.SLO)
 	if v, good := lf.duration("warmup"); good {
 		if v < 0 {
 			lf.errorf("warmup", "must not be negative, got %v", v)
@@ -450,29 +504,13 @@ func (d *decoder) analysis(sp *fields, s *Scenario) bool {
 		Window:       DefaultWindow,
 	}
 	defer func() { s.Analysis = a }()
-	if !sp.has("analysis") {
-		return true
-	}
-	af := sp.child("analysis", analysisKeys)
+	af, ok := sp.optional("analysis", analysisKeys)
 	if af == nil {
-		return false
+		return ok
 	}
-	intervalOK := true
-	positive := func(key string, dst *time.Duration) bool {
-		v, ok := af.duration(key)
-		if !ok {
-			return !af.bad(key, ok)
-		}
-		if v <= 0 {
-			af.errorf(key, "must be positive, got %v", v)
-			return false
-		}
-		*dst = v
-		return true
-	}
-	intervalOK = positive("interval", &a.Interval)
-	positive("maxP99", &a.MaxP99)
-	positive("window", &a.Window)
+	intervalOK := af.positive("interval", &a.Interval)
+	af.positive("maxP99", &a.MaxP99)
+	af.positive("window", &a.Window)
 	countOK := !af.has("count")
 	if v, ok := af.integer("count"); ok {
 		if v < 1 || v > 1000 {
@@ -635,151 +673,224 @@ func parseTarget(d *decoder, f *fields) (Target, bool) {
 	return "", false
 }
 
-// faults decodes the fault timeline. needGroundTruth is true when the
-// candidate is good by the catalog and spec.groundTruth is not set: a runtime
-// fault on it then makes its ground truth ambiguous.
+// faultDecoder decodes the entries of spec.faults against the rest of the
+// spec.
+type faultDecoder struct {
+	d                     *decoder
+	s                     *Scenario
+	replicasOK, timeoutOK bool
+	// needGroundTruth is true when the candidate is good by the catalog and
+	// spec.groundTruth is not set: a runtime fault on it then makes its
+	// ground truth ambiguous.
+	needGroundTruth bool
+}
+
+// placedFault is a decoded fault and its field path, for the overlap check.
+type placedFault struct {
+	Fault
+	path string
+}
+
+// faults decodes the fault timeline. needGroundTruth is as in faultDecoder.
 func (d *decoder) faults(sp *fields, s *Scenario, replicasOK, timeoutOK, needGroundTruth bool) {
 	items, ok := sp.list("faults")
 	if !ok {
 		return
 	}
-	type placed struct {
-		Fault
-		path string
-	}
-	var done []placed
+	fd := &faultDecoder{d: d, s: s, replicasOK: replicasOK, timeoutOK: timeoutOK, needGroundTruth: needGroundTruth}
+	var done []placedFault
 	for i, it := range items {
 		path := index(sp.field("faults"), i)
-		ff := d.mapping(it, path, it.Line, faultKeys)
-		if ff == nil {
+		f, ok := fd.fault(it, path)
+		if !ok {
 			continue
 		}
-		f := Fault{Line: it.Line}
-		good := true
-		if ff.require("at") {
-			if v, ok := ff.duration("at"); ok {
-				switch {
-				case v < 0:
-					ff.errorf("at", "must not be negative, got %v", v)
-					good = false
-				case timeoutOK && v >= s.Timeout:
-					ff.errorf("at", "%v is not before the timeout (%v)", v, s.Timeout)
-					good = false
-				default:
-					f.At = v
-				}
-			} else {
-				good = false
-			}
-		} else {
-			good = false
-		}
-		if v, ok := ff.duration("clear"); ok {
-			switch {
-			case good && v <= f.At:
-				ff.errorf("clear", "must be after at (%v), got %v", f.At, v)
-				good = false
-			case timeoutOK && v > s.Timeout:
-				ff.errorf("clear", "%v is after the timeout (%v); leave clear out for a fault that lasts to the end", v, s.Timeout)
-				good = false
-			default:
-				f.Clear = v
-			}
-		} else if ff.bad("clear", ok) {
-			good = false
-		}
-		var kinds []string
-		for _, k := range []string{"podKill", "runtime", "traffic"} {
-			if ff.has(k) {
-				kinds = append(kinds, k)
-			}
-		}
-		switch len(kinds) {
-		case 0:
-			d.errorf(it.Line, path, "needs one of podKill, runtime or traffic")
-			continue
-		case 1:
-		default:
-			ff.errorf(kinds[1], "one fault per entry: this entry already has %s", kinds[0])
-			continue
-		}
-		maxPods := func(f *fields, key string, what string) (int, bool) {
-			v, ok := f.integer(key)
-			if !ok {
-				return 0, !f.bad(key, ok)
-			}
-			if v < 1 {
-				f.errorf(key, "must be at least 1%s, got %d", what, v)
-				return 0, false
-			}
-			if replicasOK && v > int64(s.Replicas) {
-				f.errorf(key, "must be at most spec.replicas (%d), got %d", s.Replicas, v)
-				return 0, false
-			}
-			return int(v), true
-		}
-		switch kinds[0] {
-		case "podKill":
-			pk := ff.child("podKill", podKillKeys)
-			if pk == nil {
-				continue
-			}
-			t, ok := parseTarget(d, pk)
-			count, cok := maxPods(pk, "count", "")
-			if count == 0 {
-				count = 1
-			}
-			if ok && cok {
-				f.PodKill = &PodKill{Target: t, Count: count}
-			}
-		case "runtime":
-			rt := ff.child("runtime", runtimeKeys)
-			if rt == nil {
-				continue
-			}
-			t, tok := parseTarget(d, rt)
-			pods, pok := maxPods(rt, "pods", " (leave pods out for all of the target's pods)")
-			var faults demoapp.Faults
-			fok := rt.require("faults")
-			if fok {
-				faults, fok = d.demoFaults(rt.vals["faults"], rt.field("faults"), rt.keys["faults"].Line)
-			}
-			if tok && t == TargetCandidate && needGroundTruth {
-				rt.errorf("target", "a runtime fault on the candidate changes how %q behaves; set spec.groundTruth to good or bad", s.Candidate.Tag)
-			}
-			if tok && pok && fok {
-				f.Runtime = &RuntimeFault{Target: t, Pods: pods, Faults: faults}
-			}
-		case "traffic":
-			tr := ff.child("traffic", trafficKeys)
-			if tr == nil || !tr.require("factor") {
-				continue
-			}
-			if v, ok := tr.number("factor"); ok {
-				if v <= 0 || v > MaxTrafficFactor || v == 1 {
-					tr.errorf("factor", "must be greater than 0 and at most %g, and not 1 (above 1 a spike, below 1 a drop), got %g", MaxTrafficFactor, v)
-				} else {
-					f.Traffic = &TrafficChange{Factor: v}
-				}
-			}
-		}
-		if !good || (f.PodKill == nil && f.Runtime == nil && f.Traffic == nil) {
-			continue
-		}
-		// Faults of one kind that replace each other must not overlap.
-		for _, o := range done {
-			if f.At >= o.End() || o.At >= f.End() {
-				continue
-			}
-			switch {
-			case f.Traffic != nil && o.Traffic != nil:
-				d.errorf(it.Line, path, "overlaps %s: traffic changes must not overlap in time", o.path)
-			case f.Runtime != nil && o.Runtime != nil && f.Runtime.Target == o.Runtime.Target:
-				d.errorf(it.Line, path, "overlaps %s on the %s pods: runtime faults replace each other, so they must not overlap in time; merge them", o.path, f.Runtime.Target)
-			}
-		}
-		done = append(done, placed{f, path})
+		p := placedFault{f, path}
+		d.overlaps(p, done)
+		done = append(done, p)
 		s.Faults = append(s.Faults, f)
+	}
+}
+
+// fault decodes one entry of the timeline; ok is false when it is invalid
+// (reported).
+func (fd *faultDecoder) fault(it *yaml.Node, path string) (Fault, bool) {
+	ff := fd.d.mapping(it, path, it.Line, faultKeys)
+	if ff == nil {
+		return Fault{}, false
+	}
+	f := Fault{Line: it.Line}
+	atOK := fd.at(ff, &f)
+	clearOK := fd.clear(ff, &f, atOK)
+	kind, ok := fd.kind(ff, it.Line, path)
+	if !ok {
+		return Fault{}, false
+	}
+	switch kind {
+	case "podKill":
+		f.PodKill = fd.podKill(ff)
+	case "runtime":
+		f.Runtime = fd.runtime(ff)
+	case "traffic":
+		f.Traffic = fd.traffic(ff)
+	}
+	return f, atOK && clearOK && (f.PodKill != nil || f.Runtime != nil || f.Traffic != nil)
+}
+
+// at decodes when the fault starts, into f.At.
+func (fd *faultDecoder) at(ff *fields, f *Fault) bool {
+	if !ff.require("at") {
+		return false
+	}
+	v, ok := ff.duration("at")
+	if !ok {
+		return false
+	}
+	switch {
+	case v < 0:
+		ff.errorf("at", "must not be negative, got %v", v)
+		return false
+	case fd.timeoutOK && v >= fd.s.Timeout:
+		ff.errorf("at", "%v is not before the timeout (%v)", v, fd.s.Timeout)
+		return false
+	}
+	f.At = v
+	return true
+}
+
+// clear decodes when the fault ends, into f.Clear; atOK says whether f.At is
+// valid to compare with. It reports whether clear is unset or valid.
+func (fd *faultDecoder) clear(ff *fields, f *Fault, atOK bool) bool {
+	v, ok := ff.duration("clear")
+	if !ok {
+		return !ff.bad("clear", ok)
+	}
+	switch {
+	case atOK && v <= f.At:
+		ff.errorf("clear", "must be after at (%v), got %v", f.At, v)
+		return false
+	case fd.timeoutOK && v > fd.s.Timeout:
+		ff.errorf("clear", "%v is after the timeout (%v); leave clear out for a fault that lasts to the end", v, fd.s.Timeout)
+		return false
+	}
+	f.Clear = v
+	return true
+}
+
+// kind finds the one kind of fault the entry sets.
+func (fd *faultDecoder) kind(ff *fields, line int, path string) (string, bool) {
+	var kinds []string
+	for _, k := range []string{"podKill", "runtime", "traffic"} {
+		if ff.has(k) {
+			kinds = append(kinds, k)
+		}
+	}
+	switch len(kinds) {
+	case 0:
+		fd.d.errorf(line, path, "needs one of podKill, runtime or traffic")
+		return "", false
+	case 1:
+		return kinds[0], true
+	}
+	ff.errorf(kinds[1], "one fault per entry: this entry already has %s", kinds[0])
+	return "", false
+}
+
+// maxPods decodes the optional pod count at key, at least 1 and at most the
+// replicas; what is added to the message for a count below 1. 0 means unset.
+func (fd *faultDecoder) maxPods(f *fields, key string, what string) (int, bool) {
+	v, ok := f.integer(key)
+	if !ok {
+		return 0, !f.bad(key, ok)
+	}
+	if v < 1 {
+		f.errorf(key, "must be at least 1%s, got %d", what, v)
+		return 0, false
+	}
+	if fd.replicasOK && v > int64(fd.s.Replicas) {
+		f.errorf(key, "must be at most spec.replicas (%d), got %d", fd.s.Replicas, v)
+		return 0, false
+	}
+	return int(v), true
+}
+
+// targetPods decodes the target of a podKill or runtime fault and its pod
+// count at podsKey; the target is "" if it is invalid.
+func (fd *faultDecoder) targetPods(f *fields, podsKey, what string) (Target, int, bool) {
+	t, tok := parseTarget(fd.d, f)
+	pods, pok := fd.maxPods(f, podsKey, what)
+	return t, pods, tok && pok
+}
+
+// podKill decodes the podKill of an entry; nil if it is invalid (reported).
+func (fd *faultDecoder) podKill(ff *fields) *PodKill {
+	pk := ff.child("podKill", podKillKeys)
+	if pk == nil {
+		return nil
+	}
+	t, count, ok := fd.targetPods(pk, "count", "")
+	if !ok {
+		return nil
+	}
+	if count == 0 {
+		count = 1
+	}
+	return &PodKill{Target: t, Count: count}
+}
+
+// runtime decodes the runtime fault of an entry; nil if it is invalid
+// (reported).
+func (fd *faultDecoder) runtime(ff *fields) *RuntimeFault {
+	rt := ff.child("runtime", runtimeKeys)
+	if rt == nil {
+		return nil
+	}
+	t, pods, ok := fd.targetPods(rt, "pods", " (leave pods out for all of the target's pods)")
+	var faults demoapp.Faults
+	fok := rt.require("faults")
+	if fok {
+		faults, fok = fd.d.demoFaults(rt.vals["faults"], rt.field("faults"), rt.keys["faults"].Line)
+	}
+	if t == TargetCandidate && fd.needGroundTruth {
+		rt.errorf("target", "a runtime fault on the candidate changes how %q behaves; set spec.groundTruth to good or bad", fd.s.Candidate.Tag)
+	}
+	if !ok || !fok {
+		return nil
+	}
+	return &RuntimeFault{Target: t, Pods: pods, Faults: faults}
+}
+
+// traffic decodes the traffic change of an entry; nil if it is invalid
+// (reported).
+func (fd *faultDecoder) traffic(ff *fields) *TrafficChange {
+	tr := ff.child("traffic", trafficKeys)
+	if tr == nil || !tr.require("factor") {
+		return nil
+	}
+	v, ok := tr.number("factor")
+	if !ok {
+		return nil
+	}
+	if v <= 0 || v > MaxTrafficFactor || v == 1 {
+		tr.errorf("factor", "must be greater than 0 and at most %g, and not 1 (above 1 a spike, below 1 a drop), got %g", MaxTrafficFactor, v)
+		return nil
+	}
+	return &TrafficChange{Factor: v}
+}
+
+// overlaps reports where f overlaps an earlier fault of done. Faults of one
+// kind that replace each other must not overlap.
+func (d *decoder) overlaps(f placedFault, done []placedFault) {
+	for _, o := range done {
+		if f.At >= o.End() || o.At >= f.End() {
+			continue
+		}
+		switch {
+		case f.Traffic != nil && o.Traffic != nil:
+			d.errorf(f.Line, f.path, "overlaps %s: traffic changes must not overlap in time", o.path)
+		case f.Runtime != nil && o.Runtime != nil && f.Runtime.Target == o.Runtime.Target:
+			d.errorf(f.Line, f.path, "overlaps %s on the %s pods: runtime faults replace each other, so they must not overlap in time; merge them", o.path, f.Runtime.Target)
+		}
 	}
 }
 

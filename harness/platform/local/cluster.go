@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -157,17 +158,59 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if err := Cleanup(c.opts.DataDir); err != nil {
 		return err
 	}
+	// From here on a failure, in any stage, stops whatever was started.
 	defer func() {
 		if err != nil {
 			_ = c.Down(context.Background())
 		}
 	}()
-	start := time.Now()
+	u := &upState{start: time.Now()}
+	for _, stage := range []upStage{
+		c.prepare,
+		c.startEtcd,
+		c.startAPIServer,
+		c.startControllers,
+		c.connect,
+		c.startNode,
+		c.startArgo,
+		c.waitArgo,
+	} {
+		if err := stage(ctx, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// upStage is one step of Up. Stages run in order, each once the previous
+// one succeeded; what they start is recorded on the Cluster, so that Down
+// stops it whichever stage fails.
+type upStage func(ctx context.Context, u *upState) error
+
+// upState is what the stages of one Up hand on to later ones.
+type upState struct {
+	start time.Time // Up's start, that Timings count from
+	slot  int       // see takeSlot
+	pki   *pki
+	ports upPorts
+
+	etcdURL, apiURL string
+	argoVersion     string
+}
+
+// upPorts are the loopback ports the cluster's components listen on.
+type upPorts struct {
+	etcd, etcdPeer, api, controllerManager, scheduler, kubelet, argoMetrics, argoHealthz int
+}
+
+// prepare takes a slot, creates the certificates and picks the ports.
+func (c *Cluster) prepare(_ context.Context, u *upState) error {
 	slot, err := c.takeSlot()
 	if err != nil {
 		return err
 	}
-	p, err := newPKI(filepath.Join(c.opts.DataDir, "pki"))
+	u.slot = slot
+	u.pki, err = newPKI(filepath.Join(c.opts.DataDir, "pki"))
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
@@ -175,15 +218,20 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	etcdPort, etcdPeer, apiPort, cmPort, schedPort, kubeletPort, argoMetrics, argoHealthz :=
-		ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6], ports[7]
+	u.ports = upPorts{
+		etcd: ports[0], etcdPeer: ports[1], api: ports[2], controllerManager: ports[3],
+		scheduler: ports[4], kubelet: ports[5], argoMetrics: ports[6], argoHealthz: ports[7],
+	}
+	return nil
+}
 
-	// etcd
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
+// startEtcd starts etcd and waits for /health.
+func (c *Cluster) startEtcd(ctx context.Context, u *upState) error {
+	u.etcdURL = fmt.Sprintf("http://127.0.0.1:%d", u.ports.etcd)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", u.ports.etcdPeer)
 	if err := c.start("etcd", nil,
 		"--name=default", "--data-dir="+filepath.Join(c.opts.DataDir, "etcd"),
-		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
+		"--listen-client-urls="+u.etcdURL, "--advertise-client-urls="+u.etcdURL,
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
 		"--initial-cluster=default="+peerURL, "--log-level=warn",
 		// A throwaway cluster: durability buys nothing and fsync costs seconds.
@@ -191,15 +239,17 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	); err != nil {
 		return err
 	}
-	if err := c.waitHTTP(ctx, "etcd", etcdURL+"/health", nil); err != nil {
-		return err
-	}
+	return c.waitHTTP(ctx, "etcd", u.etcdURL+"/health", nil)
+}
 
-	// kube-apiserver
-	apiURL := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+// startAPIServer starts kube-apiserver, writes the admin kubeconfig and
+// waits for /readyz.
+func (c *Cluster) startAPIServer(ctx context.Context, u *upState) error {
+	p := u.pki
+	u.apiURL = fmt.Sprintf("https://127.0.0.1:%d", u.ports.api)
 	if err := c.start("kube-apiserver", nil,
-		"--etcd-servers="+etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", apiPort),
+		"--etcd-servers="+u.etcdURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", u.ports.api),
 		"--tls-cert-file="+p.serverCert, "--tls-private-key-file="+p.serverKey,
 		"--client-ca-file="+p.caCert,
 		// Aggregation is unused, but without a request-header CA every
@@ -211,7 +261,7 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+p.saPub, "--service-account-signing-key-file="+p.saKey,
 		"--service-cluster-ip-range="+serviceCIDR,
-		fmt.Sprintf("--service-node-port-range=%d-%d", nodePortBase+slot*nodePortsPerSlot, nodePortBase+(slot+1)*nodePortsPerSlot-1),
+		fmt.Sprintf("--service-node-port-range=%d-%d", nodePortBase+u.slot*nodePortsPerSlot, nodePortBase+(u.slot+1)*nodePortsPerSlot-1),
 		"--authorization-mode=Node,RBAC", "--allow-privileged=true",
 		"--enable-priority-and-fairness=false", "--profiling=false",
 		"--endpoint-reconciler-type=none", // no kube-proxy: the kubernetes Service is not reachable anyway
@@ -219,24 +269,29 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 		return err
 	}
 	admin := &clientcmdapi.AuthInfo{ClientCertificateData: p.adminCertPEM, ClientKeyData: p.adminKeyPEM}
-	if err := writeKubeconfig(c.kubeconfig, apiURL, p.caPEM, "admin", admin, metav1.NamespaceDefault); err != nil {
+	if err := writeKubeconfig(c.kubeconfig, u.apiURL, p.caPEM, "admin", admin, metav1.NamespaceDefault); err != nil {
 		return err
 	}
 	adminTLS, err := tls.X509KeyPair(p.adminCertPEM, p.adminKeyPEM)
 	if err != nil {
 		return err
 	}
-	if err := c.waitHTTP(ctx, "kube-apiserver", apiURL+"/readyz", &adminTLS); err != nil {
+	if err := c.waitHTTP(ctx, "kube-apiserver", u.apiURL+"/readyz", &adminTLS); err != nil {
 		return err
 	}
-	c.Timings.ControlPlaneReady = time.Since(start)
+	c.Timings.ControlPlaneReady = time.Since(u.start)
 	c.progress("control plane API ready in %s", c.Timings.ControlPlaneReady.Round(100*time.Millisecond))
+	return nil
+}
 
-	// controller-manager and scheduler authenticate with the admin kubeconfig;
-	// the controller-manager still hands each controller its own service account.
+// startControllers starts kube-controller-manager and kube-scheduler and
+// waits for both. They authenticate with the admin kubeconfig; the
+// controller-manager still hands each controller its own service account.
+func (c *Cluster) startControllers(ctx context.Context, u *upState) error {
+	p := u.pki
 	if err := c.start("kube-controller-manager", nil,
 		"--kubeconfig="+c.kubeconfig, "--authentication-kubeconfig="+c.kubeconfig, "--authorization-kubeconfig="+c.kubeconfig,
-		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", cmPort),
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", u.ports.controllerManager),
 		"--leader-elect=false", "--use-service-account-credentials=true",
 		"--service-account-private-key-file="+p.saKey, "--root-ca-file="+p.caCert,
 		"--cluster-signing-cert-file="+p.caCert, "--cluster-signing-key-file="+p.caKey,
@@ -251,23 +306,25 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	}
 	if err := c.start("kube-scheduler", nil,
 		"--kubeconfig="+c.kubeconfig, "--authentication-kubeconfig="+c.kubeconfig, "--authorization-kubeconfig="+c.kubeconfig,
-		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", schedPort), "--leader-elect=false", "--profiling=false",
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", u.ports.scheduler), "--leader-elect=false", "--profiling=false",
 	); err != nil {
 		return err
 	}
 	insecure := &tls.Config{InsecureSkipVerify: true} // self-signed serving certs on loopback
-	for name, port := range map[string]int{"kube-controller-manager": cmPort, "kube-scheduler": schedPort} {
+	for name, port := range map[string]int{"kube-controller-manager": u.ports.controllerManager, "kube-scheduler": u.ports.scheduler} {
 		if err := c.waitHTTPS(ctx, name, fmt.Sprintf("https://127.0.0.1:%d/healthz", port), insecure); err != nil {
 			return err
 		}
 	}
+	return nil
+}
 
-	// Node agent and service proxy run in this process; client-go's klog
-	// lines (events it could not post, retries) go to their log, not the
-	// terminal.
+// connect builds the admin client that the in-process node agent and
+// service proxy share. They run in this process, so client-go's klog lines
+// (events it could not post, retries) go to their log, not the terminal.
+func (c *Cluster) connect(context.Context, *upState) (err error) {
 	if f, err := os.OpenFile(filepath.Join(c.opts.DataDir, "logs", "node-agent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
-		klog.LogToStderr(false)
-		klog.SetOutput(f)
+		klogToFile(f, true)
 		c.klogFile = f
 	}
 	c.rest, err = clientcmd.BuildConfigFromFlags("", c.kubeconfig)
@@ -275,21 +332,24 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 		return err
 	}
 	c.client, err = kubernetes.NewForConfig(c.rest)
-	if err != nil {
-		return err
-	}
+	return err
+}
+
+// startNode runs the node agent and the service proxy in this process,
+// until Down cancels them, and waits for the node to be Ready.
+func (c *Cluster) startNode(ctx context.Context, u *upState) error {
 	bgCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	agent, err := node.New(node.Config{
 		NodeName:    nodeName,
 		Client:      c.client,
-		ListenAddr:  fmt.Sprintf("127.0.0.1:%d", kubeletPort),
-		TLSCertPEM:  p.serverCertPEM,
-		TLSKeyPEM:   p.serverKeyPEM,
+		ListenAddr:  fmt.Sprintf("127.0.0.1:%d", u.ports.kubelet),
+		TLSCertPEM:  u.pki.serverCertPEM,
+		TLSKeyPEM:   u.pki.serverKeyPEM,
 		DataDir:     filepath.Join(c.opts.DataDir, "node"),
 		Images:      c.resolveImage,
-		PodIPFirst:  netip.AddrFrom4([4]byte{127, byte(podIPBase + slot), 0, 1}),
-		PodIPLast:   netip.AddrFrom4([4]byte{127, byte(podIPBase + slot), 255, 254}),
+		PodIPFirst:  netip.AddrFrom4([4]byte{127, byte(podIPBase + u.slot), 0, 1}),
+		PodIPLast:   netip.AddrFrom4([4]byte{127, byte(podIPBase + u.slot), 255, 254}),
 		BackoffBase: c.opts.CrashLoopBackoff,
 	})
 	if err != nil {
@@ -301,25 +361,31 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if err := c.waitNodeReady(ctx); err != nil {
 		return err
 	}
+	c.Timings.NodeReady = time.Since(u.start)
+	return nil
+}
 
-	c.Timings.NodeReady = time.Since(start)
-
-	// Argo Rollouts: CRDs and RBAC from the pinned module, controller as a process.
+// startArgo installs Argo Rollouts' CRDs and RBAC from the pinned module
+// and starts the controller as a process.
+func (c *Cluster) startArgo(ctx context.Context, u *upState) error {
 	version, err := c.installArgo(ctx)
 	if err != nil {
 		return err
 	}
-	argoKubeconfig, err := c.argoKubeconfig(ctx, p, apiURL)
+	u.argoVersion = version
+	argoKubeconfig, err := c.argoKubeconfig(ctx, u.pki, u.apiURL)
 	if err != nil {
 		return err
 	}
-	if err := c.start("rollouts-controller", []string{"POD_NAMESPACE=" + argoNamespace},
+	return c.start("rollouts-controller", []string{"POD_NAMESPACE=" + argoNamespace},
 		"--kubeconfig="+argoKubeconfig, "--leader-elect=false", "--loglevel=info",
-		fmt.Sprintf("--metricsPort=%d", argoMetrics), fmt.Sprintf("--healthzPort=%d", argoHealthz),
-	); err != nil {
-		return err
-	}
-	if err := c.waitHTTP(ctx, "rollouts-controller", fmt.Sprintf("http://127.0.0.1:%d/healthz", argoHealthz), nil); err != nil {
+		fmt.Sprintf("--metricsPort=%d", u.ports.argoMetrics), fmt.Sprintf("--healthzPort=%d", u.ports.argoHealthz),
+	)
+}
+
+// waitArgo waits until the Argo controller runs its workers.
+func (c *Cluster) waitArgo(ctx context.Context, u *upState) error {
+	if err := c.waitHTTP(ctx, "rollouts-controller", fmt.Sprintf("http://127.0.0.1:%d/healthz", u.ports.argoHealthz), nil); err != nil {
 		return err
 	}
 	// Healthz answers before the informers have synced; the controller logs
@@ -327,8 +393,8 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if err := c.waitLog(ctx, "rollouts-controller", "Started controller"); err != nil {
 		return err
 	}
-	c.Timings.ArgoReady = time.Since(start)
-	c.progress("Argo Rollouts %s ready %s after the node (cluster up in %s)", version,
+	c.Timings.ArgoReady = time.Since(u.start)
+	c.progress("Argo Rollouts %s ready %s after the node (cluster up in %s)", u.argoVersion,
 		(c.Timings.ArgoReady - c.Timings.NodeReady).Round(100*time.Millisecond), c.Timings.ArgoReady.Round(100*time.Millisecond))
 	return nil
 }
@@ -358,8 +424,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 	if c.klogFile != nil {
 		// Nothing in-process logs through klog any more: back to stderr,
 		// and no handle left on a file the data dir's removal deletes.
-		klog.Flush()
-		klog.LogToStderr(true)
+		klogToFile(nil, false)
 		c.klogFile.Close()
 		c.klogFile = nil
 	}
@@ -612,4 +677,22 @@ func Cleanup(dataDir string) error {
 		return err
 	}
 	return os.RemoveAll(dataDir)
+}
+
+// klogToFile sends klog to f alone (on), or back to stderr (off). Writing
+// to a file, klog still copies errors to stderr (its stderrthreshold), which
+// put "Server rejected event" lines from a deleted namespace on the user's
+// terminal; the threshold goes to FATAL while the file is in use.
+func klogToFile(f *os.File, on bool) {
+	flags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(flags)
+	klog.Flush()
+	if on {
+		_ = flags.Set("stderrthreshold", "FATAL")
+		klog.LogToStderr(false)
+		klog.SetOutput(f)
+		return
+	}
+	_ = flags.Set("stderrthreshold", "ERROR")
+	klog.LogToStderr(true)
 }

@@ -200,16 +200,9 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	cfg := a.cfg
 	logger := cfg.Logger.With("node", cfg.NodeName)
 
-	pidDir := filepath.Join(cfg.DataDir, "pids")
-	for _, d := range []string{pidDir, filepath.Join(cfg.DataDir, "pods")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-	}
-	// A previous agent that was killed leaves its pods' processes behind only
-	// if it died before Pdeathsig could act; they hold the pod addresses.
-	if killed := killLeftovers(pidDir, 5*time.Second); len(killed) > 0 {
-		logger.Info("killed processes left by a previous run", "pids", killed)
+	pidDir, err := prepareDataDir(cfg.DataDir, logger)
+	if err != nil {
+		return err
 	}
 	ips, err := NewIPPool(cfg.PodIPFirst, cfg.PodIPLast)
 	if err != nil {
@@ -218,52 +211,119 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	sp := newSpawner(pidDir)
 	defer sp.close()
 
-	tlsCfg, err := serverTLS(cfg)
+	ln, err := a.listen(cfg)
 	if err != nil {
 		return err
+	}
+	defer ln.Close()
+
+	eb, recorder := newEventRecorder(cfg)
+	defer eb.Shutdown()
+
+	spec, err := nodeObject(cfg, ln.Addr().(*net.TCPAddr).Port)
+	if err != nil {
+		return err
+	}
+	h := newHost(cfg, spec, ips, sp, recorder, logger)
+
+	vkctx, vkcancel := context.WithCancel(vklog.WithLogger(ctx, vkLogger{logger}))
+	defer vkcancel()
+	vk, prov, podLister, err := newVirtualKubelet(vkctx, cfg, spec, h, recorder, ln.Addr().String())
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+
+	srv := kubeletServer(prov, podLister, logger)
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	go func() { _ = vk.Run(vkctx) }()
+	err = a.awaitStop(ctx, vk, logger, ln.Addr().String())
+
+	// VK stops first, so that pods stopping because the agent stops are not
+	// reported (and deleted) as pods that ended.
+	vkcancel()
+	<-vk.Done()
+	prov.shutdown(cfg.ShutdownGrace)
+	logger.Info("node stopped")
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	return nil
+}
+
+// prepareDataDir creates the agent's directories, kills what a previous
+// agent left running, and returns the pid file directory.
+func prepareDataDir(dataDir string, logger *slog.Logger) (string, error) {
+	pidDir := filepath.Join(dataDir, "pids")
+	for _, d := range []string{pidDir, filepath.Join(dataDir, "pods")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	// A previous agent that was killed leaves its pods' processes behind only
+	// if it died before Pdeathsig could act; they hold the pod addresses.
+	if killed := killLeftovers(pidDir, 5*time.Second); len(killed) > 0 {
+		logger.Info("killed processes left by a previous run", "pids", killed)
+	}
+	return pidDir, nil
+}
+
+// listen opens the kubelet API's TLS listener and records its address for Addr.
+func (a *Agent) listen(cfg Config) (net.Listener, error) {
+	tlsCfg, err := serverTLS(cfg)
+	if err != nil {
+		return nil, err
 	}
 	ln, err := tls.Listen("tcp", cfg.ListenAddr, tlsCfg)
 	if err != nil {
-		return fmt.Errorf("node: kubelet API: %w", err)
+		return nil, fmt.Errorf("node: kubelet API: %w", err)
 	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
 	a.mu.Lock()
 	a.addr = ln.Addr().String()
 	a.mu.Unlock()
+	return ln, nil
+}
 
+// newEventRecorder posts events to the API as the node's kubelet; the
+// caller shuts the broadcaster down.
+func newEventRecorder(cfg Config) (record.EventBroadcaster, record.EventRecorder) {
 	eb := record.NewBroadcaster()
 	eb.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Client.CoreV1().Events(corev1.NamespaceAll)})
-	defer eb.Shutdown()
-	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.NodeName})
+	return eb, eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.NodeName})
+}
 
-	spec, err := nodeObject(cfg, port)
-	if err != nil {
-		return err
-	}
-	h := &host{
+// newHost is what the node's pods share. The node's capacity is what the
+// downward API reports for a container without a limit.
+func newHost(cfg Config, spec corev1.Node, ips *IPPool, sp *spawner, recorder record.EventRecorder, logger *slog.Logger) *host {
+	return &host{
 		nodeName: cfg.NodeName, hostIP: nodeHostIP, dataDir: cfg.DataDir,
 		images: cfg.Images, ips: ips, spawner: sp, recorder: recorder, log: logger,
 		backoffBase: cfg.BackoffBase, backoffMax: cfg.BackoffMax,
 		memoryPoll: cfg.MemoryPollInterval, maxLogSize: cfg.MaxLogSize,
 		nodeCPU: spec.Status.Capacity[corev1.ResourceCPU], nodeMemory: spec.Status.Capacity[corev1.ResourceMemory],
 	}
+}
 
-	vkctx, vkcancel := context.WithCancel(vklog.WithLogger(ctx, vkLogger{logger}))
-	defer vkcancel()
+// newVirtualKubelet creates the virtual-kubelet node around h. NewNode
+// calls the provider constructor before it returns, so the provider and the
+// pod lister it is given are set when it succeeds.
+func newVirtualKubelet(ctx context.Context, cfg Config, spec corev1.Node, h *host, recorder record.EventRecorder, listenAddr string) (
+	*nodeutil.Node, *provider, corev1listers.PodLister, error,
+) {
 	var prov *provider
 	var podLister corev1listers.PodLister
 	vk, err := nodeutil.NewNode(cfg.NodeName,
 		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
 			h.configMaps, h.secrets = pc.ConfigMaps, pc.Secrets
 			podLister = pc.Pods
-			prov = newProvider(vkctx, h, cfg.Client, pc.Pods)
+			prov = newProvider(ctx, h, cfg.Client, pc.Pods)
 			return prov, staticNode{}, nil
 		},
 		func(nc *nodeutil.NodeConfig) error {
 			nc.Client = cfg.Client
 			nc.NodeSpec = spec
-			nc.HTTPListenAddr = ln.Addr().String() // informational: we serve it ourselves
+			nc.HTTPListenAddr = listenAddr // informational: we serve it ourselves
 			// status.podIP is ours to assign, so the downward API is resolved
 			// here when a container starts, not by VK before CreatePod.
 			nc.SkipDownwardAPIResolution = true
@@ -272,12 +332,13 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 			return nil
 		},
 	)
-	if err != nil {
-		return fmt.Errorf("node: %w", err)
-	}
+	return vk, prov, podLister, err
+}
 
-	// The kubelet API is served here rather than by VK so that its port is
-	// known (port 0 allowed) before the node object is registered.
+// kubeletServer serves the kubelet API. It is served here rather than by VK
+// so that its port is known (port 0 allowed) before the node object is
+// registered.
+func kubeletServer(prov *provider, podLister corev1listers.PodLister, logger *slog.Logger) *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.Handle("/", api.PodHandler(api.PodHandlerConfig{
@@ -292,18 +353,19 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 		GetMetricsResource: prov.GetMetricsResource,
 		PortForward:        prov.PortForward,
 	}, true))
-	srv := &http.Server{
+	return &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+}
 
-	go func() { _ = vk.Run(vkctx) }()
+// awaitStop closes a.ready once VK reports the node Ready, then waits until
+// ctx ends or VK stops. It returns why VK stopped, or nil if ctx ended.
+func (a *Agent) awaitStop(ctx context.Context, vk *nodeutil.Node, logger *slog.Logger, kubeletAPI string) (err error) {
 	select {
 	case <-vk.Ready():
-		logger.Info("node ready", "kubeletAPI", ln.Addr().String())
+		logger.Info("node ready", "kubeletAPI", kubeletAPI)
 		close(a.ready)
 		select {
 		case <-ctx.Done():
@@ -317,17 +379,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	if err == nil && ctx.Err() == nil {
 		err = errors.New("node: virtual-kubelet stopped unexpectedly")
 	}
-
-	// VK stops first, so that pods stopping because the agent stops are not
-	// reported (and deleted) as pods that ended.
-	vkcancel()
-	<-vk.Done()
-	prov.shutdown(cfg.ShutdownGrace)
-	logger.Info("node stopped")
-	if err != nil {
-		return fmt.Errorf("node: %w", err)
-	}
-	return nil
+	return err
 }
 
 // CleanupLeftovers kills the pod processes that an agent with this DataDir
