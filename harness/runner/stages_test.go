@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/blastradius/blastradius/demoapp/catalog"
+	"github.com/blastradius/blastradius/harness/fault"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/scenario"
 	"github.com/blastradius/blastradius/loadgen"
@@ -64,7 +65,7 @@ func TestLifecycleRunsStepsThenCleansUpInReverse(t *testing.T) {
 	assert.Empty(t, got, "a cancelled run starts nothing")
 }
 
-func testRun(t *testing.T, client *fake.Clientset, url string) *run {
+func testRun(t *testing.T, client *fake.Clientset, url string) *run { // client nil: an empty fake
 	t.Helper()
 	blue, _ := catalog.Lookup("blue")
 	green, _ := catalog.Lookup("green")
@@ -72,7 +73,12 @@ func testRun(t *testing.T, client *fake.Clientset, url string) *run {
 		Name: "t", Stable: blue, Candidate: green, GroundTruth: results.Good, Replicas: 1, Timeout: time.Minute,
 		Load: scenario.LoadSpec{Profile: loadgen.ConstantProfile(200), Users: 20, SLO: time.Second, Warmup: 300 * time.Millisecond},
 	}
-	r := &Runner{Platform: fakePlatform{url}, OutDir: t.TempDir(), client: client}
+	r := &Runner{Platform: fakePlatform{url}, OutDir: t.TempDir()}
+	if client != nil {
+		r.client = client
+	} else {
+		r.client = fake.NewClientset()
+	}
 	require.NoError(t, r.init())
 	spec := scenario.RunSpec{ID: "t/deployment-rolling/none/seed-1", Scenario: sc, Strategy: "deployment-rolling", Analyzer: "none", Seed: 1}
 	x, err := r.newRun(spec, &results.Run{Namespace: Namespace(spec.ID)})
@@ -173,4 +179,44 @@ func TestFaultChangesAreTypedEvents(t *testing.T) {
 	assert.Equal(t, results.EventFaultInjected, ev[0].Kind)
 	assert.Equal(t, results.EventFaultCleared, ev[1].Kind)
 	assert.Equal(t, results.FaultChange{Index: 1, Kind: "traffic", Description: "traffic x3"}, *ev[1].Fault)
+}
+
+func TestFaultsStepPlaysTheTimelineAndCleanupKeepsTheRecords(t *testing.T) {
+	green, _ := catalog.Lookup("green")
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "cand-a", Namespace: Namespace("t/deployment-rolling/none/seed-1")},
+		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Image: green.Image()}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	client := fake.NewClientset(pod)
+	x := testRun(t, client, "")
+	x.sc.Faults = []scenario.Fault{{At: 10 * time.Millisecond, PodKill: &scenario.PodKill{Target: scenario.TargetCandidate, Count: 1}}}
+	x.applied = time.Now()
+	require.NoError(t, x.startFaults(context.Background()))
+	require.Eventually(t, func() bool { return len(x.w.Events()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	x.lc.cleanUp()
+
+	require.Len(t, x.res.Faults, 1)
+	assert.Equal(t, []string{"cand-a"}, x.res.Faults[0].Touched)
+	ev := x.w.Events()[0]
+	assert.Equal(t, results.EventFaultInjected, ev.Kind)
+	assert.Equal(t, results.FaultChange{Index: 0, Kind: "pod-kill", Description: "kill 1 candidate pod(s)"}, *ev.Fault)
+	_, err := client.CoreV1().Pods(pod.Namespace).Get(context.Background(), "cand-a", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the candidate pod was killed")
+}
+
+func TestDecisionStepRecordsTheDeploymentsOutcome(t *testing.T) {
+	green, _ := catalog.Lookup("green")
+	one := int32(1)
+	x := testRun(t, nil, "")
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: x.params.App, Namespace: x.ns},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Image: green.Image()}}}}},
+		Status: appsv1.DeploymentStatus{UpdatedReplicas: 1, Replicas: 1, AvailableReplicas: 1}}
+	x.r.client = fake.NewClientset(d)
+	x.applied = time.Now()
+	x.timeline = &fault.Timeline{}
+	require.NoError(t, x.awaitDecision(context.Background()))
+	assert.Equal(t, results.OutcomePromoted, x.res.Outcome)
+	ev := x.w.Events()
+	require.Len(t, ev, 1)
+	assert.Equal(t, results.EventPromoted, ev[0].Kind)
 }
