@@ -398,12 +398,17 @@ func TestTransportErrorsAreUnattributedFailures(t *testing.T) {
 	assert.Equal(t, sum.Total, sum.Failures)
 	assert.Equal(t, sum.Total, sum.UnattributedStats.TransportErrors)
 	assert.Empty(t, sum.Versions)
+	var last time.Time
 	require.NoError(t, ReadRecords(&records, func(r Record) error {
 		assert.Equal(t, 0, r.Code)
 		assert.Contains(t, r.Error, "refused")
 		assert.NotEmpty(t, r.User)
+		if r.Time.After(last) {
+			last = r.Time
+		}
 		return nil
 	}))
+	assert.True(t, sum.LastSent.Equal(last), "LastSent %s is the latest record's send time %s", sum.LastSent, last)
 }
 
 func TestSLOFailures(t *testing.T) {
