@@ -365,12 +365,12 @@ func TestSize200Runs(t *testing.T) {
 	assert.Less(t, lb.Len(), sb.Len()*3/2, "long %d vs short %d bytes", lb.Len(), sb.Len())
 }
 
-// testdata/v1/results.json is a schemaVersion 1 file as an older
+// testdata/schema-v1.json is a schemaVersion 1 results file as an older
 // blastradius wrote it: events as sentences. results.Read converts them to
 // typed events, and the reports must still draw everything from those.
 func readV1(t *testing.T) *results.File {
 	t.Helper()
-	f, err := results.Read(filepath.Join("testdata", "v1", results.FileName))
+	f, err := results.Read(filepath.Join("testdata", "schema-v1.json"))
 	require.NoError(t, err)
 	require.Len(t, f.Runs, 2)
 	return f
