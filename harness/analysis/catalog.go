@@ -35,9 +35,6 @@ func Names() []string {
 	return out
 }
 
-// Known reports whether name is in the catalog.
-func Known(name string) bool { return slices.Contains(Names(), name) }
-
 // All builds one of every analyzer in the catalog.
 func All() []Analyzer {
 	out := make([]Analyzer, len(catalog))

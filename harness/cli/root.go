@@ -78,7 +78,7 @@ func Execute() int {
 
 // platformHelp is the --platform flag's help, from the platform registry.
 func platformHelp() string {
-	return "platform: " + strings.Join(platform.Names(), ", ") + " (kind and cluster come later)"
+	return "platform: " + strings.Join(platform.Names(), ", ") + " (" + strings.Join(platform.Planned(), " and ") + " come later)"
 }
 
 // catalogHelp lists the strategies and analyzers a scenario may name, from

@@ -60,6 +60,9 @@ func Names() []string {
 	return names
 }
 
+// Planned lists the platforms named but not built yet.
+func Planned() []string { return slices.Clone(planned) }
+
 // New builds the named platform without starting it (Up does); an unknown
 // name is an error listing the known ones.
 func New(name string, o Options) (Platform, error) {

@@ -93,13 +93,6 @@ const (
 	EventTimeout       EventKind = "timeout"        // the run hit its timeout without a decision
 )
 
-// EventKinds lists every event kind.
-func EventKinds() []EventKind {
-	return []EventKind{EventRollout, EventAnalysisRun, EventMeasurement, EventReplicaSet, EventPod,
-		EventFaultInjected, EventFaultCleared, EventCandidate, EventLoadStarted, EventLoadStopped,
-		EventAborted, EventDegraded, EventPromoted, EventTimeout}
-}
-
 // IsDecision reports whether the kind ends the wait for a decision: Argo's
 // (or the Deployment controller's) verdict on the candidate, or the timeout.
 func (k EventKind) IsDecision() bool {

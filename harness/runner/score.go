@@ -6,9 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/blastradius/blastradius/harness/fault"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/scenario"
 	"github.com/blastradius/blastradius/harness/score"
@@ -69,28 +67,4 @@ func joinVerdicts(vs []results.Verdict) string {
 		s[i] = string(v)
 	}
 	return strings.Join(s, " or ")
-}
-
-// faultItems turns the scenario's faults into timeline items, with the
-// timeline's last moment: a runtime fault without a pod count takes every
-// target pod running at its time.
-func faultItems(sc *scenario.Scenario) ([]fault.Item, time.Duration, error) {
-	var items []fault.Item
-	var last time.Duration
-	for _, f := range sc.Faults {
-		it := fault.Item{At: f.At, Clear: f.Clear}
-		switch {
-		case f.PodKill != nil:
-			it.Fault = &fault.PodKill{Target: fault.Target(f.PodKill.Target), Count: f.PodKill.Count}
-		case f.Runtime != nil:
-			it.Fault = &fault.Runtime{Target: fault.Target(f.Runtime.Target), Pods: f.Runtime.Pods, Faults: f.Runtime.Faults}
-		case f.Traffic != nil:
-			it.Fault = &fault.Traffic{Factor: f.Traffic.Factor}
-		default:
-			return nil, 0, fmt.Errorf("%s:%d: fault of no known kind", sc.File, f.Line)
-		}
-		items = append(items, it)
-		last = max(last, f.At, f.Clear) // the timeline's last event (End() is "never" without a clear)
-	}
-	return items, last, nil
 }

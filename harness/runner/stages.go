@@ -17,6 +17,7 @@ import (
 	"github.com/blastradius/blastradius/harness/fault"
 	"github.com/blastradius/blastradius/harness/internal/sleep"
 	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/harness/scenario"
 	"github.com/blastradius/blastradius/harness/strategy"
 	"github.com/blastradius/blastradius/loadgen"
 )
@@ -231,6 +232,30 @@ func (x *run) startFaults(ctx context.Context) error {
 	return nil
 }
 
+// faultItems turns the scenario's faults into timeline items, with the
+// timeline's last moment: a runtime fault without a pod count takes every
+// target pod running at its time.
+func faultItems(sc *scenario.Scenario) ([]fault.Item, time.Duration, error) {
+	var items []fault.Item
+	var last time.Duration
+	for _, f := range sc.Faults {
+		it := fault.Item{At: f.At, Clear: f.Clear}
+		switch {
+		case f.PodKill != nil:
+			it.Fault = &fault.PodKill{Target: fault.Target(f.PodKill.Target), Count: f.PodKill.Count}
+		case f.Runtime != nil:
+			it.Fault = &fault.Runtime{Target: fault.Target(f.Runtime.Target), Pods: f.Runtime.Pods, Faults: f.Runtime.Faults}
+		case f.Traffic != nil:
+			it.Fault = &fault.Traffic{Factor: f.Traffic.Factor}
+		default:
+			return nil, 0, fmt.Errorf("%s:%d: fault of no known kind", sc.File, f.Line)
+		}
+		items = append(items, it)
+		last = max(last, f.At, f.Clear) // the timeline's last event (End() is "never" without a clear)
+	}
+	return items, last, nil
+}
+
 func (x *run) setLoadFactor(f float64) {
 	x.gen.SetRateFactor(f)
 	if x.preview != nil {
@@ -250,8 +275,7 @@ func (x *run) faultChanged(i int, rec fault.Record) {
 // awaitDecision waits for Argo's decision (or the timeout) and records it.
 func (x *run) awaitDecision(ctx context.Context) error {
 	outcome, at, err := x.waitDecision(ctx)
-	x.outcome, x.decided = outcome, at
-	x.res.Outcome = outcome
+	x.res.Outcome, x.decided = outcome, at
 	if kind, ok := outcome.DecisionEvent(); ok && err == nil {
 		x.w.Add(Event{Time: at, Kind: kind, Object: x.params.App})
 	}
@@ -262,14 +286,14 @@ func (x *run) awaitDecision(ctx context.Context) error {
 // fault plays, and the load runs on a little to see the result.
 func (x *run) settle(ctx context.Context) error {
 	x.res.Logs = x.candidateLogs(ctx)
-	if x.outcome == results.OutcomeAborted || x.outcome == results.OutcomeDegraded {
+	if x.res.Outcome == results.OutcomeAborted || x.res.Outcome == results.OutcomeDegraded {
 		x.waitCandidateGone(ctx)
 	}
 	until := time.Now().Add(settle)
 	if end := x.applied.Add(x.lastFault + settle); end.After(until) && time.Until(end) < x.sc.Timeout {
 		until = end
 	}
-	x.progress("%s after %.1fs; settling", x.outcome, x.decided.Sub(x.applied).Seconds())
+	x.progress("%s after %.1fs; settling", x.res.Outcome, x.decided.Sub(x.applied).Seconds())
 	sleep.Until(ctx, until)
 	return nil
 }

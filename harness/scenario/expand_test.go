@@ -129,7 +129,7 @@ func TestStrategyTraits(t *testing.T) {
 	assert.True(t, isCanary("canary-step-analysis"))
 	assert.False(t, isCanary("blue-green"))
 	assert.False(t, hasAnalysis("nope"))
-	assert.False(t, analysis.Known(analysis.None))
+	assert.NotContains(t, analysis.Names(), analysis.None)
 }
 
 func TestErrorsFlattens(t *testing.T) {
