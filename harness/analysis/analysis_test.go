@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +27,9 @@ import (
 
 	"github.com/blastradius/blastradius/demoapp"
 	"github.com/blastradius/blastradius/harness/analysis"
+	"github.com/blastradius/blastradius/harness/analysis/threshold"
+	"github.com/blastradius/blastradius/harness/analyzer"
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 const ns = "br-test"
@@ -152,10 +157,13 @@ func (e *env) addPod(name, hash string) *fakePod {
 }
 
 func query(hash string) analysis.Query {
-	return analysis.Query{Namespace: ns, Hash: hash, StableHash: "stable", Analyzer: "threshold", Thresholds: analysis.DefaultThresholds}
+	return analysis.Query{Namespace: ns, Hash: hash, StableHash: "stable", Analyzer: "threshold", Params: analyzer.Defaults}
 }
 
-func (e *env) analyze(q analysis.Query) (analysis.Verdict, analysis.Window) {
+// total sums every point of a series.
+func total(ps []analyzer.Point) analyzer.Point { return analyzer.Sum(ps, math.Inf(-1), math.Inf(1)) }
+
+func (e *env) analyze(q analysis.Query) (analysis.Verdict, analysis.Input) {
 	e.t.Helper()
 	v, w, err := e.srv.Analyze(context.Background(), q)
 	require.NoError(e.t, err)
@@ -180,8 +188,7 @@ func TestErrorRateFails(t *testing.T) {
 	assert.Equal(t, 210.0, v.Requests)
 	assert.Equal(t, 1.0, v.Confidence)
 	assert.Contains(t, v.Explanation, "error rate 7.14% (15/210) > 5.00% over 10s on 2 candidate pods")
-	require.Len(t, w.Stable, 1)
-	assert.Equal(t, 1000.0, w.Stable[0].Errors)
+	assert.Equal(t, 1000.0, total(w.Stable).Errors, "the stable's series is there for comparing analyzers")
 }
 
 func TestLatencyFails(t *testing.T) {
@@ -218,7 +225,7 @@ func TestInconclusive(t *testing.T) {
 	e := newEnv(t)
 	v, w := e.analyze(query("canary"))
 	assert.Equal(t, analysis.Inconclusive, v.Verdict)
-	assert.Equal(t, "no pods with hash canary in br-test", v.Explanation)
+	assert.Equal(t, "no candidate data yet", v.Explanation)
 	assert.Empty(t, w.Candidate)
 
 	few := e.addPod("demo-canary-few", "canary")
@@ -244,9 +251,9 @@ func TestInconclusive(t *testing.T) {
 	assert.Equal(t, analysis.Inconclusive, v.Verdict)
 	assert.Contains(t, v.Explanation, "demo-crashing-a: GET /metrics: 503 Service Unavailable")
 	assert.Contains(t, v.Explanation, "demo-crashing-b: no pod IP yet")
-	require.Len(t, w.Candidate, 2)
-	assert.True(t, w.Candidate[0].Ready)
-	assert.False(t, w.Candidate[1].Ready)
+	require.Len(t, w.Pods, 2)
+	assert.True(t, w.Pods[0].Ready)
+	assert.False(t, w.Pods[1].Ready)
 }
 
 func TestCounterReset(t *testing.T) {
@@ -268,8 +275,8 @@ func TestCounterReset(t *testing.T) {
 	assert.Equal(t, 100.0, v.Requests, "40 after the restart + 60 since")
 	assert.InDelta(t, 0.02, v.Value, 1e-9)
 	assert.Equal(t, analysis.Pass, v.Verdict)
-	assert.Equal(t, 1, w.Candidate[0].Resets)
-	assert.Equal(t, 100.0, w.Candidate[0].Latencies)
+	assert.Equal(t, 1, total(w.Candidate).Restarts)
+	assert.Equal(t, 100.0, total(w.Candidate).Latencies)
 
 	// A restart seen only in the start time: every counter happens to be higher.
 	e.advance(5 * time.Second)
@@ -277,15 +284,16 @@ func TestCounterReset(t *testing.T) {
 	a.serve("200", 600, 0.005)
 	a.serve("500", 5, 0.005)
 	e.advance(5 * time.Second)
-	_, w = e.analyze(query("canary"))
-	assert.Equal(t, 605.0, w.Candidate[0].Requests)
-	assert.Equal(t, 1, w.Candidate[0].Resets)
+	v, w = e.analyze(query("canary"))
+	assert.Equal(t, 605.0, v.Requests)
+	assert.Equal(t, 2, total(w.Candidate).Restarts)
 }
 
+// TestWindowSelection: a window sums the points (scrape-to-scrape deltas)
+// that end within it.
 func TestWindowSelection(t *testing.T) {
 	e := newEnv(t)
 	a := e.addPod("demo-canary-a", "canary")
-	t0 := e.clock()
 	e.analyze(query("canary"))
 	for k := 1; k <= 6; k++ { // 10, 20, ... 60 requests in successive 5 s
 		e.advance(5 * time.Second)
@@ -295,22 +303,20 @@ func TestWindowSelection(t *testing.T) {
 	for _, tc := range []struct {
 		window   time.Duration
 		requests float64
-		from     time.Duration
 	}{
-		{10 * time.Second, 50 + 60, 20 * time.Second},
-		{20 * time.Second, 30 + 40 + 50 + 60, 10 * time.Second},
-		{7 * time.Second, 60, 25 * time.Second},           // the nearest scrape to t-7s
-		{time.Hour, 210, -time.Hour},                      // since the process started, within the hour
-		{time.Second, 0, 30 * time.Second},                // the previous cases' scrapes at t+30s are nearest
-		{12500 * time.Millisecond, 150, 15 * time.Second}, // a tie goes to the earlier scrape
+		{10 * time.Second, 50 + 60},
+		{20 * time.Second, 30 + 40 + 50 + 60},
+		{7 * time.Second, 50 + 60}, // points at 25 s and 30 s end within (23 s, 30 s]
+		{time.Hour, 210},
+		{time.Second, 60},
+		{12500 * time.Millisecond, 40 + 50 + 60},
 	} {
 		q := query("canary")
 		q.Window = tc.window
 		v, w := e.analyze(q)
 		assert.Equal(t, tc.requests, v.Requests, "window %v", tc.window)
-		assert.WithinDuration(t, t0.Add(tc.from), w.Candidate[0].From, 0, "window %v", tc.window)
-		assert.Equal(t, t0.Add(30*time.Second), w.Candidate[0].To)
-		assert.Equal(t, e.clock().Add(-tc.window), w.From)
+		assert.Equal(t, 30.0, w.Now)
+		assert.Len(t, w.Candidate, 7, "one point per collect, the calls at 30 s merged")
 	}
 }
 
@@ -326,17 +332,16 @@ func TestYoungPodFirstCall(t *testing.T) {
 	v, w := e.analyze(query("canary"))
 	assert.Equal(t, 30.0, v.Requests)
 	assert.Equal(t, analysis.Pass, v.Verdict)
-	assert.WithinDuration(t, e.clock().Add(-4*time.Second), w.Candidate[1].From, 0, "the process start")
-	assert.Equal(t, w.Candidate[0].From, w.Candidate[0].To, "old pod, no history: empty span")
+	assert.Equal(t, 2, w.Candidate[0].Pods, "the old pod is scraped, as a baseline")
 
-	// Started 15 s ago, within two windows: counted, with the longer span reported.
+	// Started 15 s before the series began, beyond YoungPod (10 s): its
+	// counts may predate the namespace, so its first scrape is a baseline.
 	e2 := newEnv(t)
 	p := e2.addPod("demo-canary-a", "canary")
 	p.restart(e2.clock().Add(-15 * time.Second))
 	p.serve("200", 30, 0.005)
-	_, w = e2.analyze(query("canary"))
-	assert.Equal(t, 30.0, w.Candidate[0].Requests)
-	assert.Equal(t, 15*time.Second, w.Candidate[0].To.Sub(w.Candidate[0].From))
+	v, _ = e2.analyze(query("canary"))
+	assert.Equal(t, 0.0, v.Requests)
 }
 
 // TestDeletedPodCounts: a candidate pod deleted mid-window (an abort) still
@@ -352,17 +357,16 @@ func TestDeletedPodCounts(t *testing.T) {
 	require.NoError(t, e.client.CoreV1().Pods(ns).Delete(context.Background(), "demo-canary-a", metav1.DeleteOptions{}))
 	e.advance(4 * time.Second)
 	b.serve("200", 50, 0.005)
-	v, w := e.analyze(query("canary"))
-	assert.Len(t, w.Candidate, 2)
+	v, _ := e.analyze(query("canary"))
 	assert.Equal(t, 150.0, v.Requests)
 	assert.Equal(t, analysis.Fail, v.Verdict)
 }
 
-// recorder is an Analyzer that keeps the windows it was given.
-type recorder struct{ windows []analysis.Window }
+// recorder is an Analyzer that keeps the inputs it was given.
+type recorder struct{ windows []analysis.Input }
 
 func (r *recorder) Name() string { return "recorder" }
-func (r *recorder) Analyze(_ context.Context, w analysis.Window) (analysis.Verdict, error) {
+func (r *recorder) Analyze(_ context.Context, w analysis.Input) (analysis.Verdict, error) {
 	r.windows = append(r.windows, w)
 	return analysis.Verdict{Verdict: analysis.Pass, Value: math.NaN(), Explanation: "recorded"}, nil
 }
@@ -378,7 +382,7 @@ func get(t *testing.T, h http.Handler, target string) (*httptest.ResponseRecorde
 
 func TestHandler(t *testing.T) {
 	rec := &recorder{}
-	e := newEnv(t, analysis.Threshold{}, rec)
+	e := newEnv(t, threshold.New(), rec)
 	a := e.addPod("demo-canary-a", "canary")
 	e.addPod("demo-stable-a", "stable")
 	e.analyze(query("canary"))
@@ -399,10 +403,14 @@ func TestHandler(t *testing.T) {
 	require.Len(t, calls, 1, "Analyze called directly is not an HTTP call")
 	c := calls[0]
 	assert.Equal(t, http.StatusOK, c.Status)
-	assert.Equal(t, analysis.Query{Namespace: ns, Hash: "canary", StableHash: "stable", Analyzer: "threshold",
-		Thresholds: analysis.Thresholds{MaxErrorRate: 0.05, MaxP99: 500 * time.Millisecond, Window: 10 * time.Second, MinRequests: 20}}, c.Query)
+	want := analyzer.Defaults
+	want.MaxErrorRate, want.MaxP99, want.Window = 0.05, 500*time.Millisecond, 10*time.Second
+	assert.Equal(t, analysis.Query{Namespace: ns, Hash: "canary", StableHash: "stable", Analyzer: "threshold", Params: want}, c.Query)
 	assert.Equal(t, analysis.Pass, c.Verdict.Verdict)
 	assert.Equal(t, 1, c.Candidates)
+	assert.Equal(t, 10.0, c.Now)
+	require.Len(t, rec.windows, 1, "the recorder answered in shadow")
+	assert.Equal(t, []results.ShadowAnswer{{Analyzer: "recorder", Verdict: analysis.Pass, Explanation: "recorded"}}, c.Shadow)
 	assert.Equal(t, e.clock(), c.Time)
 	assert.Equal(t, calls, e.calls, "OnCall sees every call")
 
@@ -410,12 +418,15 @@ func TestHandler(t *testing.T) {
 	resp, body = get(t, e.srv, "/analyze?namespace=br-test&hash=canary&stableHash=stable&analyzer=recorder&maxP99=0.25&window=2.5&minRequests=7")
 	require.Equal(t, http.StatusOK, resp.Code, body)
 	assert.Equal(t, 0.0, body["value"])
-	require.Len(t, rec.windows, 1)
-	w := rec.windows[0]
-	assert.Equal(t, analysis.Thresholds{MaxErrorRate: 0.05, MaxP99: 250 * time.Millisecond, Window: 2500 * time.Millisecond, MinRequests: 7}, w.Thresholds)
-	assert.Equal(t, "canary", w.CandidateHash)
-	assert.Len(t, w.Candidate, 1)
-	assert.Len(t, w.Stable, 1)
+	require.Len(t, rec.windows, 2)
+	w := rec.windows[1]
+	want = analyzer.Defaults
+	want.MaxP99, want.Window, want.MinRequests = 250*time.Millisecond, 2500*time.Millisecond, 7
+	assert.Equal(t, want, w.Params)
+	assert.Len(t, w.Candidate, 2, "the baseline at 0 s and the delta at 10 s")
+	assert.Len(t, w.Stable, 2)
+	assert.Equal(t, 100.0, total(w.Candidate).Requests)
+	assert.Equal(t, "threshold", e.srv.Calls()[1].Shadow[0].Analyzer)
 }
 
 func TestQueryValidation(t *testing.T) {
@@ -429,9 +440,14 @@ func TestQueryValidation(t *testing.T) {
 		{"hash", "{{args.canary-hash}}", `query parameter "hash"`},
 		{"stableHash", "x y", `query parameter "stableHash"`},
 		{"analyzer", "", `query parameter "analyzer": required`},
-		{"analyzer", "oracle", `query parameter "analyzer": unknown analyzer "oracle" (known: threshold)`},
+		{"analyzer", "oracle", `query parameter "analyzer": unknown analyzer "oracle" (known: `},
 		{"maxErrorRate", "abc", `query parameter "maxErrorRate"`},
-		{"maxErrorRate", "1.5", `query parameter "maxErrorRate": "1.5" is not a fraction in [0,1]`},
+		{"maxErrorRate", "1.5", `query parameter "maxErrorRate": "1.5" is not a number in [0,1]`},
+		{"confidence", "0", `query parameter "confidence": "0" is not a number in (0,1]`},
+		{"alpha", "0.7", `query parameter "alpha": "0.7" is not a number in (0,0.5]`},
+		{"effectSize", "-1", `query parameter "effectSize"`},
+		{"marginalScore", "99", `query parameter "marginalScore": 99 is above passScore 95`},
+		{"scrapeInterval", "0", `query parameter "scrapeInterval"`},
 		{"maxP99", "-1s", `query parameter "maxP99"`},
 		{"window", "0", `query parameter "window": "0" is not a positive duration`},
 		{"window", "1h", `query parameter "window": 1h0m0s is longer than the 10m0s of history kept`},
@@ -465,42 +481,6 @@ func TestQueryValidation(t *testing.T) {
 	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
 }
 
-func TestQuantile(t *testing.T) {
-	b := []analysis.Bucket{{0.01, 50}, {0.1, 90}, {0.5, 99}, {1, 100}}
-	for _, tc := range []struct{ q, count, want float64 }{
-		{0.5, 100, 0.01},
-		{0.25, 100, 0.005},
-		{0.7, 100, 0.01 + 0.09*20/40},
-		{0.99, 100, 0.5},
-		{0.995, 100, 0.75},
-		{0.99, 200, 1}, // rank in the +Inf bucket: the last finite bound
-		{0.5, 0, math.NaN()},
-	} {
-		got := analysis.Quantile(tc.q, b, tc.count)
-		if math.IsNaN(tc.want) {
-			assert.True(t, math.IsNaN(got))
-			continue
-		}
-		assert.InDelta(t, tc.want, got, 1e-9, "q=%v count=%v", tc.q, tc.count)
-	}
-	assert.InDelta(t, 0.1+0.4*9.5/10, analysis.Quantile(0.95, []analysis.Bucket{{0.1, 0}, {0.5, 10}, {1, 10}}, 10), 1e-9,
-		"interpolates from the bucket's lower bound")
-}
-
-func TestThresholdDisabledLatency(t *testing.T) {
-	w := analysis.Window{
-		Candidate:  []analysis.PodSample{{Pod: "p", Requests: 100, Latencies: 100, Buckets: []analysis.Bucket{{1, 0}, {10, 0}}}},
-		Thresholds: analysis.Thresholds{MaxErrorRate: 0, MaxP99: 0, MinRequests: 20},
-	}
-	v, err := analysis.Threshold{}.Analyze(context.Background(), w)
-	require.NoError(t, err)
-	assert.Equal(t, analysis.Pass, v.Verdict, "p99 10s, but maxP99 0 is no threshold")
-	assert.Equal(t, 10.0, v.P99)
-	w.Candidate[0].Errors = 1
-	v, _ = analysis.Threshold{}.Analyze(context.Background(), w)
-	assert.Equal(t, analysis.Fail, v.Verdict, "maxErrorRate 0: any error fails")
-}
-
 // TestDemoappMetrics parses the real demo app's exposition.
 func TestDemoappMetrics(t *testing.T) {
 	assert.Equal(t, demoapp.MetricRequests, analysis.MetricRequests)
@@ -524,8 +504,8 @@ func TestDemoappMetrics(t *testing.T) {
 	q.StableHash = ""
 	_, w, err := s.Analyze(context.Background(), q)
 	require.NoError(t, err)
-	require.Len(t, w.Candidate, 1)
-	require.Empty(t, w.Candidate[0].ScrapeError)
+	require.Len(t, w.Pods, 1)
+	require.Empty(t, w.Pods[0].ScrapeError)
 
 	for range 200 {
 		resp, err := http.Get(srv.URL + "/color")
@@ -536,10 +516,9 @@ func TestDemoappMetrics(t *testing.T) {
 	v, w, err := s.Analyze(context.Background(), q)
 	require.NoError(t, err)
 	assert.Equal(t, 200.0, v.Requests)
-	assert.Equal(t, 200.0, w.Candidate[0].Latencies)
+	assert.Equal(t, 200.0, total(w.Candidate).Latencies)
 	assert.InDelta(t, 0.3, v.Value, 0.12)
 	assert.Equal(t, analysis.Fail, v.Verdict)
-	assert.Equal(t, w.Candidate[0].Errors, w.Candidate[0].Codes["500"])
 }
 
 // TestStartAndWatch runs the real server and background scraping.
@@ -583,4 +562,50 @@ func TestStartAndWatch(t *testing.T) {
 	assert.Error(t, err, "closed")
 	_, err = s.Start(ctx)
 	assert.Error(t, err)
+}
+
+// TestTraceReplaysTheCalls: the exported trace, replayed, gives every
+// analyzer the answers the endpoint gave (gating and shadow).
+func TestTraceReplaysTheCalls(t *testing.T) {
+	e := newEnv(t)
+	c, s := e.addPod("demo-canary-a", "canary"), e.addPod("demo-stable-a", "stable")
+	e.analyze(query("canary"))
+	for k := range 8 {
+		e.advance(5 * time.Second)
+		c.serve("200", 50, 0.005)
+		c.serve("500", k, 0.3)
+		s.serve("200", 450, 0.005)
+		s.serve("500", 1, 0.005)
+		resp, _ := get(t, e.srv, "/analyze?namespace=br-test&hash=canary&stableHash=stable&analyzer=threshold&maxErrorRate=0.08&window=10s")
+		require.Equal(t, http.StatusOK, resp.Code)
+	}
+	tr, ok := e.srv.Trace(ns, "canary", "stable")
+	require.True(t, ok)
+	tr.ID, tr.GroundTruth = "t", results.Bad
+	require.NoError(t, tr.Validate())
+	require.Len(t, tr.Analyses, 8)
+	assert.Equal(t, 40.0, tr.Analyses[7])
+	calls := e.srv.Calls()
+	for _, a := range analysis.All() {
+		d, err := analyzer.Replay(context.Background(), tr, a)
+		require.NoError(t, err)
+		for i, c := range calls {
+			want := c.Verdict
+			if a.Name() != "threshold" {
+				j := slices.IndexFunc(c.Shadow, func(s results.ShadowAnswer) bool { return s.Analyzer == a.Name() })
+				require.GreaterOrEqual(t, j, 0, a.Name())
+				want = analysis.Verdict{Verdict: c.Shadow[j].Verdict, Value: c.Shadow[j].Value, Explanation: c.Shadow[j].Explanation}
+			}
+			assert.Equal(t, want.Verdict, d.Verdicts[i].Verdict, "%s at %v", a.Name(), tr.Analyses[i])
+			assert.InDelta(t, want.Value, d.Verdicts[i].Value, 1e-9, "%s at %v", a.Name(), tr.Analyses[i])
+		}
+	}
+	// Round trip through a trace file.
+	path := filepath.Join(t.TempDir(), "trace.ndjson.gz")
+	require.NoError(t, analyzer.WriteTraces(path, tr))
+	var back []*analyzer.Trace
+	require.NoError(t, analyzer.ReadTraces(path, func(t *analyzer.Trace) error { back = append(back, t); return nil }))
+	require.Len(t, back, 1)
+	assert.Equal(t, tr.Candidate, back[0].Candidate)
+	assert.True(t, tr.Start.Equal(back[0].Start))
 }

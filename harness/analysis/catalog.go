@@ -1,13 +1,27 @@
 package analysis
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/blastradius/blastradius/harness/analysis/prometheus"
+	"github.com/blastradius/blastradius/harness/analysis/threshold"
+)
 
 // Info describes one analyzer of the catalog.
 type Info struct {
 	Name        string
 	Description string
-	New         func() Analyzer
+	// Provider is the Argo metric provider that gates a rollout on it:
+	// "web" (this endpoint) or "prometheus" (Argo queries Prometheus).
+	Provider string
+	New      func() Analyzer
 }
+
+// Argo metric providers the analyzers are served through.
+const (
+	ProviderWeb        = "web"
+	ProviderPrometheus = "prometheus"
+)
 
 // Default is the analyzer of a scenario that names none.
 const Default = "threshold"
@@ -16,15 +30,26 @@ const Default = "threshold"
 const None = "none"
 
 // catalog is the one table of analyzers, in report order: the scenario
-// validator, the endpoint, the CLI help and the reports all read it. Adding
-// an analyzer is one entry here.
+// validator, the endpoint, the strategies, the CLI help, the bench and the
+// reports all read it. Adding an analyzer is one entry here.
 var catalog = []Info{
-	{Name: "threshold", Description: "fixed limits on the candidate's error rate and p99 latency over the window",
-		New: func() Analyzer { return Threshold{} }},
+	{Name: threshold.Name, Provider: ProviderWeb, New: threshold.New,
+		Description: "fixed limits on the candidate's error rate and p99 latency over the window"},
+	{Name: prometheus.Name, Provider: ProviderPrometheus, New: prometheus.New,
+		Description: "Argo's prometheus provider: PromQL error rate and p99 of the candidate against fixed limits"},
 }
 
 // Catalog returns every analyzer, in report order.
 func Catalog() []Info { return slices.Clone(catalog) }
+
+// Lookup finds an analyzer by name.
+func Lookup(name string) (Info, bool) {
+	i := slices.IndexFunc(catalog, func(a Info) bool { return a.Name == name })
+	if i < 0 {
+		return Info{}, false
+	}
+	return catalog[i], true
+}
 
 // Names lists every analyzer a scenario may name.
 func Names() []string {

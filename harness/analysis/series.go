@@ -1,16 +1,16 @@
 package analysis
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"math"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/blastradius/blastradius/harness/analyzer"
 )
 
 // snapshot is one scrape of one pod: the counters as they stood at a time.
@@ -61,11 +61,6 @@ func parseMetrics(r io.Reader, at time.Time) (snapshot, error) {
 	return s, nil
 }
 
-// zero is a snapshot of a process that has just started.
-func zero(at time.Time, start float64) snapshot {
-	return snapshot{at: at, start: start, codes: map[string]float64{}, buckets: map[float64]float64{}}
-}
-
 // restarted reports whether cur comes from a later process than prev: the
 // start time moved, or any counter went down.
 func restarted(prev, cur *snapshot) bool {
@@ -88,101 +83,56 @@ func restarted(prev, cur *snapshot) bool {
 	return false
 }
 
-// series is everything known about one pod.
-type series struct {
-	ns, pod, hash string
-	ready         bool
-	restarts      int32
-	seen          time.Time // last listed
-	snaps         []snapshot
-	err           string // last scrape error; cleared by a good scrape
+// pod is what is known about one pod: its last good scrape, the baseline
+// of the next delta.
+type pod struct {
+	ns, name, hash string
+	ready          bool
+	restarts       int32
+	seen           time.Time // last listed
+	last           *snapshot
+	err            string // last scrape error; cleared by a good scrape
 }
 
-func (s *series) add(snap snapshot) {
-	s.snaps = append(s.snaps, snap)
-	if n := len(s.snaps); n > 1 && snap.at.Before(s.snaps[n-2].at) {
-		// A call's scrape and the loop's crossed.
-		sort.SliceStable(s.snaps, func(i, j int) bool { return s.snaps[i].at.Before(s.snaps[j].at) })
+// delta is what the pod counted between its last scrape and cur, on the
+// given bounds, as Prometheus's increase() sees it: a counter that went
+// down was reset by a restart, so its new value is all increase. A pod
+// scraped for the first time counts from zero only if its process started
+// after young (it has served nothing the series missed); otherwise its
+// first scrape is a baseline and counts nothing.
+func (p *pod) delta(cur snapshot, bounds []float64, young time.Time) (analyzer.Point, bool) {
+	prev := p.last
+	restarts := 0
+	switch {
+	case prev == nil && cur.start > 0 && !time.UnixMicro(int64(math.Round(cur.start*1e6))).Before(young):
+		prev = &snapshot{}
+	case prev == nil:
+		return analyzer.Point{}, false
+	case restarted(prev, &cur):
+		prev, restarts = &snapshot{}, 1
 	}
-}
-
-// sample sums the increases between consecutive snapshots from a baseline
-// near from to the latest, as Prometheus's increase() does: a counter that
-// went down was reset by a restart, so its new value is all increase.
-//
-// The baseline is the earlier snapshot closest to from. A pod whose process
-// started less than a window before from and that has no snapshot that old
-// (the first call for a young pod) gets a zero baseline at its start time,
-// since a fresh process's counters start at zero; older pods without
-// history yield an empty span rather than counts since process start.
-func (s *series) sample(from time.Time, window time.Duration) PodSample {
-	out := PodSample{Pod: s.pod, Ready: s.ready, Restarts: s.restarts, ScrapeError: s.err, Codes: map[string]float64{}}
-	if len(s.snaps) == 0 {
-		return out
-	}
-	snaps := s.snaps
-	if first := snaps[0]; first.start > 0 {
-		start := time.UnixMicro(int64(math.Round(first.start * 1e6)))
-		if start.Before(first.at) && !start.Before(from.Add(-window)) {
-			snaps = append([]snapshot{zero(start, first.start)}, snaps...)
-		}
-	}
-	last := len(snaps) - 1
-	base := last
-	for i := range last {
-		if base == last || absDur(snaps[i].at.Sub(from)) < absDur(snaps[base].at.Sub(from)) {
-			base = i
-		}
-	}
-	out.From, out.To = snaps[base].at, snaps[last].at
-
-	buckets := map[float64]float64{}
-	for i := base + 1; i <= last; i++ {
-		prev, cur := &snaps[i-1], &snaps[i]
-		if restarted(prev, cur) {
-			prev = &snapshot{}
-			out.Resets++
-		}
-		for c, v := range cur.codes {
-			out.Codes[c] += v - prev.codes[c]
-		}
-		for ub, v := range cur.buckets {
-			buckets[ub] += v - prev.buckets[ub]
-		}
-		out.Latencies += cur.count - prev.count
-		out.LatencySum += cur.sum - prev.sum
-	}
-	for c, n := range out.Codes {
+	out := analyzer.Point{Restarts: restarts, Buckets: make([]float64, len(bounds))}
+	for c, v := range cur.codes {
+		n := v - prev.codes[c]
 		out.Requests += n
 		if len(c) == 3 && c[0] == '5' {
 			out.Errors += n
 		}
 	}
-	for ub, n := range buckets {
-		out.Buckets = append(out.Buckets, Bucket{ub, n})
+	for i, ub := range bounds {
+		out.Buckets[i] = cur.buckets[ub] - prev.buckets[ub]
 	}
-	slices.SortFunc(out.Buckets, func(a, b Bucket) int { return cmp.Compare(a.UpperBound, b.UpperBound) })
+	out.Latencies = cur.count - prev.count
+	out.LatencySum = cur.sum - prev.sum
+	return out, true
+}
+
+// bounds lists a snapshot's finite bucket bounds, ascending.
+func (s *snapshot) bounds() []float64 {
+	out := make([]float64, 0, len(s.buckets))
+	for ub := range s.buckets {
+		out = append(out, ub)
+	}
+	slices.Sort(out)
 	return out
-}
-
-// inSpan reports whether the series has data at or after t, so a pod
-// deleted during the window still counts.
-func (s *series) inSpan(t time.Time) bool {
-	return len(s.snaps) > 0 && !s.snaps[len(s.snaps)-1].at.Before(t)
-}
-
-// trim drops snapshots before cutoff, keeping the newest of them as the
-// baseline a window starting at cutoff needs.
-func (s *series) trim(cutoff time.Time) {
-	i := sort.Search(len(s.snaps), func(i int) bool { return !s.snaps[i].at.Before(cutoff) })
-	if i > 1 {
-		s.snaps = slices.Delete(s.snaps, 0, i-1)
-	}
-}
-
-func absDur(d time.Duration) time.Duration {
-	if d < 0 {
-		return -d
-	}
-	return d
 }

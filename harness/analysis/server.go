@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/blastradius/blastradius/harness/analyzer"
 	"github.com/blastradius/blastradius/harness/results"
 )
 
@@ -31,8 +32,8 @@ type Config struct {
 	MetricsPort int // default 8080
 	// Analyzers served by name; default one of each in the catalog.
 	Analyzers []Analyzer
-	// Defaults fill in thresholds a query leaves out; default DefaultThresholds.
-	Defaults Thresholds
+	// Defaults fill in parameters a query leaves out; default analyzer.Defaults.
+	Defaults Params
 	// ScrapeInterval is how often pods of active namespaces are scraped
 	// (once Start runs): namespaces with a call in the last Idle, and
 	// watched ones. Default 1s.
@@ -42,41 +43,49 @@ type Config struct {
 	// Retention is how much history is kept, and so the longest window.
 	// Default 10m.
 	Retention time.Duration
-	Addr      string           // Start's listen address; default 127.0.0.1:0
-	OnCall    func(Call)       // after each /analyze call, before answering: keep it quick
-	Now       func() time.Time // default time.Now
+	// YoungPod: a pod first scraped whose process started less than this
+	// before its namespace's first scrape counts from zero. Default 10s.
+	YoungPod time.Duration
+	Addr     string           // Start's listen address; default 127.0.0.1:0
+	OnCall   func(Call)       // after each /analyze call, before answering: keep it quick
+	Now      func() time.Time // default time.Now
 }
 
 // Query is one /analyze request.
 type Query struct {
 	Namespace, Hash, StableHash, Analyzer string
-	Thresholds
+	Params
 }
 
 // Call records one /analyze request and its outcome.
 type Call struct {
 	Time time.Time
 	Query
-	Candidates int     // candidate pods in the window
+	Now        float64 // the analysis time in the namespace's trace
+	Candidates int     // candidate pods seen in the window
 	Verdict    Verdict // zero unless Status is 200
-	Status     int     // HTTP status answered
+	Shadow     []results.ShadowAnswer
+	Status     int // HTTP status answered
 	Error      string
 	Duration   time.Duration
 }
 
 // Server is the analysis endpoint: GET /analyze?namespace=&hash=&stableHash=
-// &analyzer=[&maxErrorRate=&maxP99=&window=&minRequests=] answers a JSON
-// Verdict. Durations are Go durations ("500ms") or seconds.
+// &analyzer=[&maxErrorRate=&maxP99=&window=&minRequests=&confidence=...]
+// answers a JSON Verdict (parameters: see parseQuery). Durations are Go
+// durations ("500ms") or seconds.
 type Server struct {
 	cfg       Config
-	analyzers map[string]Analyzer
+	analyzers []Analyzer // catalog order
+	byName    map[string]Analyzer
 	client    *http.Client
 
-	mu       sync.Mutex
-	series   map[string]*series   // by namespace/pod/uid
-	lastCall map[string]time.Time // namespace → last /analyze call
-	watched  map[string]int       // namespace → Watch count
-	calls    []Call
+	mu        sync.Mutex
+	pods      map[string]*pod      // by namespace/pod/uid
+	timelines map[string]*timeline // by namespace
+	lastCall  map[string]time.Time // namespace → last /analyze call
+	watched   map[string]int       // namespace → Watch count
+	calls     []Call
 
 	stop func()
 	done chan struct{}
@@ -95,13 +104,12 @@ func NewServer(cfg Config) *Server {
 	if len(cfg.Analyzers) == 0 {
 		cfg.Analyzers = All()
 	}
-	if cfg.Defaults.Window == 0 {
-		cfg.Defaults = DefaultThresholds
-	}
+	cfg.Defaults = cfg.Defaults.WithDefaults()
 	cfg.ScrapeInterval = cmpOr(cfg.ScrapeInterval, time.Second)
 	cfg.ScrapeTimeout = cmpOr(cfg.ScrapeTimeout, 2*time.Second)
 	cfg.Idle = cmpOr(cfg.Idle, 2*time.Minute)
 	cfg.Retention = cmpOr(cfg.Retention, 10*time.Minute)
+	cfg.YoungPod = cmpOr(cfg.YoungPod, 10*time.Second)
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
@@ -110,14 +118,16 @@ func NewServer(cfg Config) *Server {
 	}
 	s := &Server{
 		cfg:       cfg,
-		analyzers: map[string]Analyzer{},
+		analyzers: cfg.Analyzers,
+		byName:    map[string]Analyzer{},
 		client:    &http.Client{Timeout: cfg.ScrapeTimeout},
-		series:    map[string]*series{},
+		pods:      map[string]*pod{},
+		timelines: map[string]*timeline{},
 		lastCall:  map[string]time.Time{},
 		watched:   map[string]int{},
 	}
 	for _, a := range cfg.Analyzers {
-		s.analyzers[a.Name()] = a
+		s.byName[a.Name()] = a
 	}
 	return s
 }
@@ -203,8 +213,8 @@ func (s *Server) Calls() []Call {
 
 // Analyzers lists the analyzers served, sorted.
 func (s *Server) Analyzers() []string {
-	names := make([]string, 0, len(s.analyzers))
-	for n := range s.analyzers {
+	names := make([]string, 0, len(s.byName))
+	for n := range s.byName {
 		names = append(names, n)
 	}
 	slices.Sort(names)
@@ -227,6 +237,7 @@ func (c Call) Record() results.AnalysisCall {
 	return results.AnalysisCall{
 		Time: c.Time, Analyzer: c.Analyzer, Hash: c.Hash, Verdict: c.Verdict.Verdict, Value: c.Verdict.Value,
 		P99Seconds: c.Verdict.P99, Requests: c.Verdict.Requests, Explanation: c.Verdict.Explanation, Error: c.Error,
+		Shadow: c.Shadow,
 	}
 }
 
@@ -263,27 +274,40 @@ func (s *Server) active() []string {
 	return out
 }
 
-// collect lists the namespace's pods matching selector and scrapes each.
+// collect lists the namespace's pods matching selector and scrapes them
+// all at one time, so that both versions' points of a step line up.
 func (s *Server) collect(ctx context.Context, ns, selector string) error {
 	pods, err := s.cfg.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return fmt.Errorf("list pods in %s: %w", ns, err)
 	}
+	at := s.cfg.Now()
+	snaps := make([]snapshot, len(pods.Items))
+	errs := make([]error, len(pods.Items))
 	var wg sync.WaitGroup
 	for i := range pods.Items {
-		pod := &pods.Items[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			snap, err := s.scrape(ctx, pod)
-			s.record(pod, snap, err)
+			snaps[i], errs[i] = s.scrape(ctx, &pods.Items[i], at)
 		}()
 	}
 	wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tl := s.timelines[ns]
+	if tl == nil {
+		tl = newTimeline(at)
+		s.timelines[ns] = tl
+	}
+	for i := range pods.Items {
+		s.record(tl, &pods.Items[i], at, snaps[i], errs[i])
+	}
+	tl.last = at
 	return nil
 }
 
-func (s *Server) scrape(ctx context.Context, pod *corev1.Pod) (snapshot, error) {
+func (s *Server) scrape(ctx context.Context, pod *corev1.Pod, at time.Time) (snapshot, error) {
 	base, err := s.cfg.PodURL(ctx, pod, s.cfg.MetricsPort)
 	if err != nil {
 		return snapshot{}, err
@@ -293,7 +317,6 @@ func (s *Server) scrape(ctx context.Context, pod *corev1.Pod) (snapshot, error) 
 		return snapshot{}, err
 	}
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
-	at := s.cfg.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return snapshot{}, err
@@ -305,26 +328,37 @@ func (s *Server) scrape(ctx context.Context, pod *corev1.Pod) (snapshot, error) 
 	return parseMetrics(resp.Body, at)
 }
 
-func (s *Server) record(pod *corev1.Pod, snap snapshot, err error) {
-	key := pod.Namespace + "/" + pod.Name + "/" + string(pod.UID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sr := s.series[key]
-	if sr == nil {
-		sr = &series{ns: pod.Namespace, pod: pod.Name, hash: pod.Labels[HashLabel]}
-		s.series[key] = sr
+// record adds one pod's scrape to its version's point at time at. s.mu held.
+func (s *Server) record(tl *timeline, k8sPod *corev1.Pod, at time.Time, snap snapshot, err error) {
+	key := k8sPod.Namespace + "/" + k8sPod.Name + "/" + string(k8sPod.UID)
+	p := s.pods[key]
+	if p == nil {
+		p = &pod{ns: k8sPod.Namespace, name: k8sPod.Name, hash: k8sPod.Labels[HashLabel]}
+		s.pods[key] = p
 	}
-	sr.seen = s.cfg.Now()
-	sr.ready, sr.restarts = podReady(pod), 0
-	for _, c := range pod.Status.ContainerStatuses {
-		sr.restarts += c.RestartCount
+	p.seen = at
+	p.ready, p.restarts = podReady(k8sPod), 0
+	for _, c := range k8sPod.Status.ContainerStatuses {
+		p.restarts += c.RestartCount
 	}
 	if err != nil {
-		sr.err = err.Error()
+		p.err = err.Error()
 		return
 	}
-	sr.err = ""
-	sr.add(snap)
+	p.err = ""
+	if tl.bounds == nil {
+		tl.bounds = snap.bounds()
+	}
+	d, ok := p.delta(snap, tl.bounds, tl.start.Add(-s.cfg.YoungPod))
+	if !ok {
+		d = analyzer.Point{Buckets: make([]float64, len(tl.bounds))}
+	}
+	d.Pods = 1
+	if p.ready {
+		d.Ready = 1
+	}
+	p.last = &snap
+	tl.add(p.hash, at, d)
 }
 
 func podReady(pod *corev1.Pod) bool {
@@ -336,70 +370,123 @@ func podReady(pod *corev1.Pod) bool {
 	return false
 }
 
-// prune forgets history older than Retention, pods gone as long, and idle
-// namespaces.
+// prune forgets pods and points older than Retention, and idle namespaces.
 func (s *Server) prune() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cutoff := s.cfg.Now().Add(-s.cfg.Retention)
-	for k, sr := range s.series {
-		sr.trim(cutoff)
-		if sr.seen.Before(cutoff) {
-			delete(s.series, k)
+	now := s.cfg.Now()
+	cutoff := now.Add(-s.cfg.Retention)
+	for k, p := range s.pods {
+		if p.seen.Before(cutoff) {
+			delete(s.pods, k)
+		}
+	}
+	for ns, tl := range s.timelines {
+		tl.prune(cutoff)
+		last := tl.last
+		if c := s.lastCall[ns]; c.After(last) {
+			last = c
+		}
+		if s.watched[ns] == 0 && now.Sub(last) > s.cfg.Idle {
+			delete(s.timelines, ns)
 		}
 	}
 	for ns, t := range s.lastCall {
-		if s.cfg.Now().Sub(t) > s.cfg.Idle {
+		if now.Sub(t) > s.cfg.Idle {
 			delete(s.lastCall, ns)
 		}
 	}
 }
 
-// samples returns the window's sample of every pod with the hash, including
-// pods gone since but scraped within the window.
-func (s *Server) samples(ns, hash string, from time.Time, window time.Duration) []PodSample {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []PodSample
-	for _, sr := range s.series {
-		if sr.ns == ns && sr.hash == hash && (!sr.seen.Before(from) || sr.inSpan(from)) {
-			out = append(out, sr.sample(from, window))
+// candidatePods are the hash's pods seen since from, for explanations.
+func (s *Server) candidatePods(ns, hash string, from time.Time) []analyzer.Pod {
+	var out []analyzer.Pod
+	for _, p := range s.pods {
+		if p.ns == ns && p.hash == hash && !p.seen.Before(from) {
+			out = append(out, analyzer.Pod{Name: p.name, Ready: p.ready, Restarts: p.restarts, ScrapeError: p.err})
 		}
 	}
-	slices.SortFunc(out, func(a, b PodSample) int { return strings.Compare(a.Pod, b.Pod) })
+	slices.SortFunc(out, func(a, b analyzer.Pod) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-// Analyze scrapes the query's pods now and asks its analyzer for a verdict
-// over the window ending now.
-func (s *Server) Analyze(ctx context.Context, q Query) (Verdict, Window, error) {
-	a, ok := s.analyzers[q.Analyzer]
+// Analyze asks the query's analyzer for a verdict on the namespace's series
+// up to now. Series kept fresh by the background loop are used as they
+// stand (what a replay of the trace sees); otherwise the query's pods are
+// scraped first.
+func (s *Server) Analyze(ctx context.Context, q Query) (Verdict, Input, error) {
+	a, ok := s.byName[q.Analyzer]
 	if !ok {
-		return Verdict{}, Window{}, fmt.Errorf("unknown analyzer %q", q.Analyzer)
+		return Verdict{}, Input{}, fmt.Errorf("unknown analyzer %q", q.Analyzer)
 	}
 	s.mu.Lock()
-	s.lastCall[q.Namespace] = s.cfg.Now()
+	now := s.cfg.Now()
+	prev, called := s.lastCall[q.Namespace]
+	active := s.watched[q.Namespace] > 0 || (called && now.Sub(prev) < s.cfg.Idle)
+	s.lastCall[q.Namespace] = now
+	tl := s.timelines[q.Namespace]
+	// The background loop scrapes active namespaces every interval.
+	fresh := s.stop != nil && active && tl != nil && now.Sub(tl.last) < s.cfg.ScrapeInterval*3/2
 	s.mu.Unlock()
-
-	hashes := []string{q.Hash}
-	if q.StableHash != "" && q.StableHash != q.Hash {
-		hashes = append(hashes, q.StableHash)
+	if !fresh {
+		hashes := []string{q.Hash}
+		if q.StableHash != "" && q.StableHash != q.Hash {
+			hashes = append(hashes, q.StableHash)
+		}
+		if err := s.collect(ctx, q.Namespace, fmt.Sprintf("%s in (%s)", HashLabel, strings.Join(hashes, ","))); err != nil {
+			return Verdict{}, Input{}, err
+		}
 	}
-	if err := s.collect(ctx, q.Namespace, fmt.Sprintf("%s in (%s)", HashLabel, strings.Join(hashes, ","))); err != nil {
-		return Verdict{}, Window{}, err
-	}
+	s.mu.Lock()
 	to := s.cfg.Now()
-	from := to.Add(-q.Window)
-	w := Window{
-		Namespace: q.Namespace, CandidateHash: q.Hash, StableHash: q.StableHash,
-		Candidate: s.samples(q.Namespace, q.Hash, from, q.Window),
-		From:      from, To: to, Thresholds: q.Thresholds,
+	in := s.timelines[q.Namespace].input(to, q.Hash, q.StableHash, q.Params)
+	in.Step = s.cfg.ScrapeInterval.Seconds()
+	in.Pods = s.candidatePods(q.Namespace, q.Hash, to.Add(-in.Params.Window))
+	s.mu.Unlock()
+	v, err := a.Analyze(ctx, in)
+	return v, in, err
+}
+
+// shadow asks every analyzer but the gating one about the same input.
+func (s *Server) shadow(ctx context.Context, gating string, in Input) []results.ShadowAnswer {
+	out := []results.ShadowAnswer{}
+	for _, a := range s.analyzers {
+		if a.Name() == gating {
+			continue
+		}
+		v, err := a.Analyze(ctx, in)
+		if err != nil {
+			v = Verdict{Explanation: "error: " + err.Error()}
+		}
+		v = finite(v)
+		out = append(out, results.ShadowAnswer{Analyzer: a.Name(), Verdict: v.Verdict, Value: v.Value, Explanation: v.Explanation})
 	}
-	if q.StableHash != "" {
-		w.Stable = s.samples(q.Namespace, q.StableHash, from, q.Window)
+	return out
+}
+
+// Trace is the namespace's analysis trace for the two hashes: every point
+// of both versions and the time of every /analyze call, which is what the
+// analyzers saw. The caller names it and fills in the ground truth.
+func (s *Server) Trace(namespace, candidate, stable string) (*analyzer.Trace, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tl := s.timelines[namespace]
+	if tl == nil {
+		return nil, false
 	}
-	v, err := a.Analyze(ctx, w)
-	return v, w, err
+	t := &analyzer.Trace{
+		Version: analyzer.TraceVersion, Source: analyzer.SourceRecorded, Start: tl.start,
+		Step: s.cfg.ScrapeInterval.Seconds(), Bounds: slices.Clone(tl.bounds),
+		Candidate: slices.Clone(tl.points[candidate]), Stable: slices.Clone(tl.points[stable]),
+		Analyses: slices.Clone(tl.calls), Params: s.cfg.Defaults,
+	}
+	for _, c := range s.calls {
+		if c.Namespace == namespace && c.Status == http.StatusOK {
+			t.Params = c.Params
+			break
+		}
+	}
+	return t, true
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -419,17 +506,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		call.Status, call.Error = http.StatusBadRequest, err.Error()
 	} else {
-		v, win, err := s.Analyze(r.Context(), q)
-		call.Candidates = len(win.Candidate)
+		v, in, err := s.Analyze(r.Context(), q)
+		call.Candidates, call.Now = len(in.Pods), in.Now
 		if err != nil {
 			call.Status, call.Error = http.StatusInternalServerError, err.Error()
 		} else {
 			call.Status, call.Verdict = http.StatusOK, finite(v)
+			call.Shadow = s.shadow(r.Context(), q.Analyzer, in)
 		}
 	}
 	call.Duration = s.cfg.Now().Sub(start)
 	s.mu.Lock()
 	s.calls = append(s.calls, call)
+	if tl := s.timelines[call.Namespace]; tl != nil && call.Status == http.StatusOK {
+		tl.calls = append(tl.calls, call.Now)
+	}
 	s.mu.Unlock()
 	if s.cfg.OnCall != nil {
 		s.cfg.OnCall(call)
@@ -463,7 +554,7 @@ func (s *Server) parseQuery(r *http.Request) (Query, error) {
 	v := r.URL.Query()
 	q := Query{
 		Namespace: v.Get("namespace"), Hash: v.Get("hash"), StableHash: v.Get("stableHash"),
-		Analyzer: v.Get("analyzer"), Thresholds: s.cfg.Defaults,
+		Analyzer: v.Get("analyzer"), Params: s.cfg.Defaults,
 	}
 	bad := func(param, format string, args ...any) (Query, error) {
 		return q, fmt.Errorf("query parameter %q: %s", param, fmt.Sprintf(format, args...))
@@ -485,15 +576,36 @@ func (s *Server) parseQuery(r *http.Request) (Query, error) {
 	if q.Analyzer == "" {
 		return bad("analyzer", "required")
 	}
-	if _, ok := s.analyzers[q.Analyzer]; !ok {
+	if _, ok := s.byName[q.Analyzer]; !ok {
 		return bad("analyzer", "unknown analyzer %q (known: %s)", q.Analyzer, strings.Join(s.Analyzers(), ", "))
 	}
-	if x := v.Get("maxErrorRate"); x != "" {
-		f, err := strconv.ParseFloat(x, 64)
-		if err != nil || f < 0 || f > 1 {
-			return bad("maxErrorRate", "%q is not a fraction in [0,1]", x)
+	for _, f := range []struct {
+		name     string
+		dst      *float64
+		min, max float64
+		open     bool // min itself is refused
+	}{
+		{"maxErrorRate", &q.MaxErrorRate, 0, 1, false},
+		{"confidence", &q.Confidence, 0, 1, true},
+		{"tolerance", &q.Tolerance, 0, 10, false},
+		{"passScore", &q.PassScore, 0, 100, false},
+		{"marginalScore", &q.MarginalScore, 0, 100, false},
+		{"alpha", &q.Alpha, 0, 0.5, true},
+		{"beta", &q.Beta, 0, 0.5, true},
+		{"effectSize", &q.EffectSize, 0, 1, true},
+	} {
+		x := v.Get(f.name)
+		if x == "" {
+			continue
 		}
-		q.MaxErrorRate = f
+		n, err := strconv.ParseFloat(x, 64)
+		if err != nil || n < f.min || n > f.max || (f.open && n == f.min) {
+			return bad(f.name, "%q is not a number in %s", x, interval(f.min, f.max, f.open))
+		}
+		*f.dst = n
+	}
+	if q.MarginalScore > q.PassScore {
+		return bad("marginalScore", "%v is above passScore %v", q.MarginalScore, q.PassScore)
 	}
 	if x := v.Get("maxP99"); x != "" {
 		d, err := parseDuration(x)
@@ -512,6 +624,13 @@ func (s *Server) parseQuery(r *http.Request) (Query, error) {
 	if q.Window > s.cfg.Retention {
 		return bad("window", "%v is longer than the %v of history kept", q.Window, s.cfg.Retention)
 	}
+	if x := v.Get("scrapeInterval"); x != "" {
+		d, err := parseDuration(x)
+		if err != nil || d <= 0 {
+			return bad("scrapeInterval", "%q is not a positive duration", x)
+		}
+		q.ScrapeInterval = d
+	}
 	if x := v.Get("minRequests"); x != "" {
 		n, err := strconv.Atoi(x)
 		if err != nil || n < 1 {
@@ -520,6 +639,13 @@ func (s *Server) parseQuery(r *http.Request) (Query, error) {
 		q.MinRequests = n
 	}
 	return q, nil
+}
+
+func interval(lo, hi float64, open bool) string {
+	if open {
+		return fmt.Sprintf("(%g,%g]", lo, hi)
+	}
+	return fmt.Sprintf("[%g,%g]", lo, hi)
 }
 
 // parseDuration takes a Go duration or a number of seconds.

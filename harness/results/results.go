@@ -76,6 +76,30 @@ type Run struct {
 	Logs []LogExcerpt `json:"logs"`
 	// Records is the per-request NDJSON file, relative to results.json.
 	Records string `json:"records"`
+	// Trace is the analysis trace file (analyzer.Trace, NDJSON), relative
+	// to results.json; empty for runs without analysis.
+	Trace string `json:"trace,omitempty"`
+	// Detections say, per analyzer, when it failed (gating) or would have
+	// failed (shadow) the release on this run's traffic.
+	Detections []Detection `json:"detections,omitempty"`
+}
+
+// Detection is one analyzer's record over a run's measurements. The gating
+// analyzer's answers went to Argo; every other analyzer answered the same
+// measurements in shadow, and Argo never saw them.
+type Detection struct {
+	Analyzer     string `json:"analyzer"`
+	Gating       bool   `json:"gating"`
+	Measurements int    `json:"measurements"`
+	Failed       int    `json:"failed"` // failed measurements
+	// DetectedAt is the measurement at which failures exceeded the run's
+	// failure limit: when Argo aborted, or would have aborted, the release.
+	DetectedAt          *time.Time `json:"detectedAt,omitempty"`
+	TimeToDetectSeconds *float64   `json:"timeToDetectSeconds"` // since the candidate was applied
+	// FailedBeforeDetect counts the requests the load generator saw fail
+	// that were sent before DetectedAt: the blast radius had this analyzer
+	// gated (an upper bound: Argo's abort takes a moment more).
+	FailedBeforeDetect *int64 `json:"failedBeforeDetect"`
 }
 
 // Expectation is one check of a scenario's expect block.
@@ -109,6 +133,17 @@ type AnalysisCall struct {
 	Requests    float64         `json:"requests"`
 	Explanation string          `json:"explanation"`
 	Error       string          `json:"error,omitempty"`
+	// Shadow are the other analyzers' answers on the same window, which
+	// went nowhere.
+	Shadow []ShadowAnswer `json:"shadow,omitempty"`
+}
+
+// ShadowAnswer is one analyzer's answer to a measurement it did not gate.
+type ShadowAnswer struct {
+	Analyzer    string          `json:"analyzer"`
+	Verdict     AnalysisVerdict `json:"verdict"`
+	Value       float64         `json:"value"`
+	Explanation string          `json:"explanation"`
 }
 
 // LogExcerpt is the tail of one container's log.
