@@ -7,6 +7,9 @@ LDFLAGS := -s -w -X $(PKG)/harness/cli.Version=$(VERSION)
 # Argo Rollouts release built into bin/ by `make tools`; its manifests are read
 # from the same module in the Go module cache at run time.
 ARGO_ROLLOUTS_VERSION ?= v1.10.2
+# Prometheus built into bin/ by `make tools`: the module version v0.3XY.Z is
+# Prometheus 3.XY.Z (this one is 3.16.0).
+PROMETHEUS_VERSION ?= v0.316.0
 # The demo app is a static binary: it becomes an image layer and runs as a pod.
 STATIC  := CGO_ENABLED=0
 
@@ -20,9 +23,9 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/blastradius .
 
 # The local platform's tools: Kubernetes v1.34 control plane, kubectl, etcd,
-# the Argo Rollouts controller and kubectl plugin (hack/tools/build.sh).
+# the Argo Rollouts controller and kubectl plugin, Prometheus (hack/tools/build.sh).
 tools:
-	ARGO_ROLLOUTS_VERSION=$(ARGO_ROLLOUTS_VERSION) hack/tools/build.sh $(BIN)
+	ARGO_ROLLOUTS_VERSION=$(ARGO_ROLLOUTS_VERSION) PROMETHEUS_VERSION=$(PROMETHEUS_VERSION) hack/tools/build.sh $(BIN)
 
 # The default scenario set on the local platform; results in out/. Two runs at
 # a time keep 2 cores busy without starving the control plane.

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the local platform's tools into BIN from their pinned Go modules:
 # the Kubernetes control plane and kubectl and etcd (this module's go.mod),
-# the Argo Rollouts controller and kubectl plugin (ARGO_ROLLOUTS_VERSION, built
-# inside its own module in the module cache so that its go.mod and replace
-# directives apply unchanged). Each binary is rebuilt only when missing or of
-# another version; go's build cache makes a rebuild cheap.
+# the Argo Rollouts controller and kubectl plugin (ARGO_ROLLOUTS_VERSION) and
+# Prometheus (PROMETHEUS_VERSION), each built inside its own module in the
+# module cache so that its go.mod (and Argo's replace directives) apply
+# unchanged. Each binary is rebuilt only when missing or of another version;
+# go's build cache makes a rebuild cheap.
 #
 # usage: build.sh BIN [tool ...]   (default: all tools)
 set -euo pipefail
@@ -15,6 +16,10 @@ argo_version=${ARGO_ROLLOUTS_VERSION:?ARGO_ROLLOUTS_VERSION must be set (see Mak
 # Argo Rollouts v1.10 needs a newer Go than the machine's; the go command
 # fetches this toolchain from the module proxy.
 argo_toolchain=${ARGO_TOOLCHAIN:-go1.27.3}
+# Prometheus 3.x is published as module versions v0.3XY.Z for release 3.XY.Z.
+prom_version=${PROMETHEUS_VERSION:?PROMETHEUS_VERSION must be set (see Makefile)}
+prom_minor=$(echo "$prom_version" | cut -d. -f2)
+prom_release="$((10#$prom_minor / 100)).$((10#$prom_minor % 100)).$(echo "$prom_version" | cut -d. -f3)"
 mkdir -p "$bin"
 
 kube_version=$(cd "$here" && go list -m -f '{{.Version}}' k8s.io/kubernetes)
@@ -27,7 +32,7 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   kube_ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=$now"
 done
 
-all=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl rollouts-controller kubectl-argo-rollouts)
+all=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl rollouts-controller kubectl-argo-rollouts prometheus)
 tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=("${all[@]}")
 
 # want prints the version string a tool must report; have prints what it reports.
@@ -37,6 +42,7 @@ want() {
     kubectl) echo "Client Version: $kube_version" ;;
     kube-*) echo "Kubernetes $kube_version" ;;
     rollouts-controller|kubectl-argo-rollouts) echo "$argo_version" ;;
+    prometheus) echo "prometheus, version $prom_release" ;;
   esac
 }
 have() {
@@ -46,7 +52,19 @@ have() {
     kube-*) "$bin/$1" --version 2>/dev/null ;;
     rollouts-controller) "$bin/$1" --version 2>/dev/null | head -1 ;;
     kubectl-argo-rollouts) "$bin/$1" version --short 2>/dev/null | head -1 | awk '{print $2}' ;;
+    prometheus) "$bin/$1" --version 2>/dev/null | head -1 | sed 's/ (.*//' ;;
   esac
+}
+
+# download MODULE VERSION [TOOLCHAIN] puts the module in the module cache and
+# sets dir (its directory there) and commit (the release's git commit, if the
+# proxy says).
+download() {
+  local info
+  info=$(cd "$here" && env ${3:+GOTOOLCHAIN=$3} GOFLAGS=-mod=mod go mod download -json "$1@$2")
+  dir=$(echo "$info" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  commit=$(echo "$info" | sed -n 's/^\t\t"Hash": "\(.*\)",\{0,1\}$/\1/p')
+  [ -n "$dir" ] || { echo "cannot download $1@$2" >&2; return 1; }
 }
 
 build() {
@@ -54,15 +72,24 @@ build() {
     etcd) (cd "$here" && go build -trimpath -ldflags "-s -w" -o "$bin/etcd" ./etcd) ;;
     kube-*|kubectl) (cd "$here" && go build -trimpath -ldflags "$kube_ldflags" -o "$bin/$1" "k8s.io/kubernetes/cmd/$1") ;;
     rollouts-controller|kubectl-argo-rollouts)
-      info=$(cd "$here" && GOTOOLCHAIN=$argo_toolchain GOFLAGS=-mod=mod go mod download -json "github.com/argoproj/argo-rollouts@$argo_version")
-      dir=$(echo "$info" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-      commit=$(echo "$info" | sed -n 's/^\t\t"Hash": "\(.*\)",\{0,1\}$/\1/p')
-      [ -n "$dir" ] || { echo "cannot download github.com/argoproj/argo-rollouts@$argo_version" >&2; return 1; }
+      download github.com/argoproj/argo-rollouts "$argo_version" "$argo_toolchain"
       # The release's version variables, as its own Makefile sets them.
       v=github.com/argoproj/argo-rollouts/utils/version
       ldflags="-s -w -X $v.version=${argo_version#v} -X $v.gitTag=$argo_version -X $v.gitCommit=${commit:-unknown}"
       ldflags+=" -X $v.gitTreeState=clean -X $v.buildDate=$now"
       (cd "$dir" && CGO_ENABLED=0 GOTOOLCHAIN=$argo_toolchain go build -trimpath -ldflags "$ldflags" -o "$bin/$1" "./cmd/$1") ;;
+    prometheus)
+      download github.com/prometheus/prometheus "$prom_version"
+      [ "$(cat "$dir/VERSION")" = "$prom_release" ] || {
+        echo "github.com/prometheus/prometheus@$prom_version is release $(cat "$dir/VERSION"), not $prom_release" >&2; return 1; }
+      # The release's version variables, as its .promu.yml sets them. Without
+      # the builtinassets tag the web UI is left out; the HTTP API is all the
+      # harness and Argo use. The module's go.work names development modules
+      # that the module zip leaves out: GOWORK=off, as go install does.
+      v=github.com/prometheus/common/version
+      ldflags="-s -w -X $v.Version=$prom_release -X $v.Revision=${commit:-unknown} -X $v.Branch=HEAD"
+      ldflags+=" -X $v.BuildUser=$(id -un)@${HOSTNAME:-localhost} -X $v.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)"
+      (cd "$dir" && CGO_ENABLED=0 GOWORK=off go build -trimpath -ldflags "$ldflags" -o "$bin/$1" ./cmd/prometheus) ;;
     *) echo "unknown tool $1 (known: ${all[*]})" >&2; return 1 ;;
   esac
 }

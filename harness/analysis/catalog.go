@@ -3,7 +3,10 @@ package analysis
 import (
 	"slices"
 
+	"github.com/blastradius/blastradius/harness/analysis/kayenta"
 	"github.com/blastradius/blastradius/harness/analysis/prometheus"
+	"github.com/blastradius/blastradius/harness/analysis/sequential"
+	"github.com/blastradius/blastradius/harness/analysis/sprt"
 	"github.com/blastradius/blastradius/harness/analysis/threshold"
 )
 
@@ -37,6 +40,12 @@ var catalog = []Info{
 		Description: "fixed limits on the candidate's error rate and p99 latency over the window"},
 	{Name: prometheus.Name, Provider: ProviderPrometheus, New: prometheus.New,
 		Description: "Argo's prometheus provider: PromQL error rate and p99 of the candidate against fixed limits"},
+	{Name: kayenta.Name, Provider: ProviderWeb, New: kayenta.New,
+		Description: "canary against stable, Mann-Whitney U per metric and a weighted score, as Kayenta's NetflixACAJudge"},
+	{Name: sprt.Name, Provider: ProviderWeb, New: sprt.New,
+		Description: "Wald's sequential probability ratio test on the candidate's errors against the stable's rate"},
+	{Name: sequential.Name, Provider: ProviderWeb, New: sequential.New,
+		Description: "an anytime-valid sequential test on error counts (no effect size), checked at every interval"},
 }
 
 // Catalog returns every analyzer, in report order.

@@ -235,7 +235,7 @@ func (s *Server) Recorded(namespace string) []results.AnalysisCall {
 // Record is the call as results.json keeps it.
 func (c Call) Record() results.AnalysisCall {
 	return results.AnalysisCall{
-		Time: c.Time, Analyzer: c.Analyzer, Hash: c.Hash, Verdict: c.Verdict.Verdict, Value: c.Verdict.Value,
+		Time: c.Time, Analyzer: c.Analyzer, Hash: c.Hash, StableHash: c.StableHash, Verdict: c.Verdict.Verdict, Value: c.Verdict.Value,
 		P99Seconds: c.Verdict.P99, Requests: c.Verdict.Requests, Explanation: c.Verdict.Explanation, Error: c.Error,
 		Shadow: c.Shadow,
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -167,6 +168,9 @@ func printUsage(cmd *cobra.Command, f clusterFlags) {
   kubectl argo rollouts list rollouts -A
 Stop it with: blastradius cluster down --platform local
 `, f.kubeconfig(), bin)
+	if url, err := local.PrometheusURLIn(f.dataDir); err == nil {
+		fmt.Fprintf(cmd.OutOrStdout(), "Prometheus (scrapes pods annotated prometheus.io/scrape): %s\n", url)
+	}
 }
 
 // supervisorPid returns the pid of a running cluster supervisor.
@@ -259,11 +263,35 @@ func newClusterStatusCmd() *cobra.Command {
 				}
 				fmt.Fprintf(out, "node %s: %s\n", n.Name, ready)
 			}
+			fmt.Fprintf(out, "prometheus: %s\n", prometheusStatus(cmd.Context(), f.dataDir))
 			return nil
 		},
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// prometheusStatus is the cluster's Prometheus URL and whether it is ready.
+func prometheusStatus(ctx context.Context, dataDir string) string {
+	url, err := local.PrometheusURLIn(dataDir)
+	if err != nil {
+		return "not running (" + err.Error() + ")"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/-/ready", nil)
+	if err != nil {
+		return url + " (" + err.Error() + ")"
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return url + " (not answering: " + err.Error() + ")"
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Sprintf("%s (not ready: %s)", url, resp.Status)
+	}
+	return url + " (ready)"
 }
 
 func newClusterKubeconfigCmd() *cobra.Command {

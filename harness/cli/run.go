@@ -151,7 +151,11 @@ func newRunner(ctx context.Context, cluster platform.Platform, out string) (*run
 	if err != nil {
 		return nil, nil, fmt.Errorf("analysis endpoint: %w", err)
 	}
-	return &runner.Runner{Platform: cluster, Analysis: srv, AnalysisURL: url, OutDir: out}, func() { srv.Close() }, nil
+	r := &runner.Runner{Platform: cluster, Analysis: srv, AnalysisURL: url, OutDir: out}
+	// Without a Prometheus, runs gated by the prometheus analyzer fail
+	// with the reason; the others do not need it.
+	r.PrometheusURL, _ = cluster.PrometheusURL(ctx)
+	return r, func() { srv.Close() }, nil
 }
 
 // runSet is a run set in progress: results.json is rewritten after every

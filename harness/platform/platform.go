@@ -5,6 +5,8 @@ package platform
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
@@ -15,7 +17,8 @@ type Platform interface {
 	// Name is the platform's name: "local" or "kind".
 	Name() string
 	// Up creates the cluster and returns once it is ready: a Ready node,
-	// Argo Rollouts' CRDs established and its controller running.
+	// Argo Rollouts' CRDs established and its controller running, and
+	// Prometheus ready.
 	Up(ctx context.Context) error
 	// Down removes everything Up made: processes, ports, containers, data.
 	Down(ctx context.Context) error
@@ -32,4 +35,29 @@ type Platform interface {
 	PodURL(ctx context.Context, pod *corev1.Pod, port int) (string, error)
 	// Versions reports the Kubernetes and Argo Rollouts versions running.
 	Versions(ctx context.Context) (kubernetes, argoRollouts string, err error)
+	// PrometheusURL is the base URL of the cluster's Prometheus, reachable
+	// from the harness and from the Argo Rollouts controller (its prometheus
+	// provider's address). Prometheus scrapes the pods annotated as below.
+	PrometheusURL(ctx context.Context) (string, error)
+}
+
+// The pod annotations the cluster's Prometheus reads: a pod is scraped when
+// AnnotationScrape is "true", at its IP and AnnotationPort, on
+// AnnotationPath (default /metrics), every AnnotationScrapeInterval (a
+// Prometheus duration, see PromDuration; default DefaultScrapeInterval).
+const (
+	AnnotationScrape         = "prometheus.io/scrape"
+	AnnotationPort           = "prometheus.io/port"
+	AnnotationPath           = "prometheus.io/path"
+	AnnotationScrapeInterval = "blastradius.dev/scrape-interval"
+	DefaultScrapeInterval    = 5 * time.Second
+)
+
+// PromDuration formats d as a Prometheus duration, which takes no
+// fractions: whole seconds as "5s", anything else in milliseconds ("1500ms").
+func PromDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return fmt.Sprintf("%dms", d.Milliseconds())
 }

@@ -94,8 +94,11 @@ type Detection struct {
 	Failed       int    `json:"failed"` // failed measurements
 	// DetectedAt is the measurement at which failures exceeded the run's
 	// failure limit: when Argo aborted, or would have aborted, the release.
-	DetectedAt          *time.Time `json:"detectedAt,omitempty"`
-	TimeToDetectSeconds *float64   `json:"timeToDetectSeconds"` // since the candidate was applied
+	DetectedAt *time.Time `json:"detectedAt,omitempty"`
+	AtSeconds  *float64   `json:"atSeconds"` // DetectedAt, in seconds since the candidate was applied
+	// TimeToDetectSeconds is from the fault onset, as Timing's; nil
+	// without an onset before the detection.
+	TimeToDetectSeconds *float64 `json:"timeToDetectSeconds"`
 	// FailedBeforeDetect counts the requests the load generator saw fail
 	// that were sent before DetectedAt: the blast radius had this analyzer
 	// gated (an upper bound: Argo's abort takes a moment more).
@@ -127,6 +130,7 @@ type AnalysisCall struct {
 	Time        time.Time       `json:"time"`
 	Analyzer    string          `json:"analyzer"`
 	Hash        string          `json:"hash"`
+	StableHash  string          `json:"stableHash,omitempty"`
 	Verdict     AnalysisVerdict `json:"verdict"`
 	Value       float64         `json:"value"` // the analyzer's main measure; threshold: the error rate
 	P99Seconds  float64         `json:"p99Seconds"`

@@ -23,6 +23,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/blastradius/blastradius/harness/analysis"
+	"github.com/blastradius/blastradius/harness/analyzer"
 	"github.com/blastradius/blastradius/harness/fault"
 	"github.com/blastradius/blastradius/harness/kube"
 	"github.com/blastradius/blastradius/harness/platform"
@@ -48,6 +50,8 @@ type Analysis interface {
 	Watch(namespace string) (unwatch func())
 	// Recorded returns every answer given for the namespace, oldest first.
 	Recorded(namespace string) []results.AnalysisCall
+	// Trace is what the analyzers saw of the two versions in the namespace.
+	Trace(namespace, candidate, stable string) (*analyzer.Trace, bool)
 }
 
 // Runner runs scenario runs against one platform.
@@ -57,6 +61,8 @@ type Runner struct {
 	Analysis Analysis
 	// AnalysisURL is where Argo reaches the analysis endpoint.
 	AnalysisURL string
+	// PrometheusURL is where Argo's prometheus provider queries.
+	PrometheusURL string
 	// OutDir receives runs/<id>/records.ndjson.
 	OutDir string
 	// Progress receives one line per second per run, and notable events.
@@ -181,9 +187,14 @@ func (r *Runner) newRun(spec scenario.RunSpec, res *results.Run) (*run, error) {
 			return nil, fmt.Errorf("strategy %s needs the analysis endpoint", spec.Strategy)
 		}
 		x.params.Analysis = &strategy.AnalysisParams{
-			URL: r.AnalysisURL, Analyzer: spec.Analyzer,
-			Interval: sc.Scaled(sc.Analysis.Interval), Count: sc.Analysis.Count, FailureLimit: sc.Analysis.FailureLimit,
-			MaxErrorRate: sc.Analysis.MaxErrorRate, MaxP99: sc.Analysis.MaxP99, Window: sc.Analysis.Window,
+			URL: r.AnalysisURL, Analyzer: spec.Analyzer, PrometheusURL: r.PrometheusURL,
+			Interval: sc.Scaled(sc.Analysis.Interval), Count: sc.Analysis.Count,
+			FailureLimit: sc.Analysis.FailureLimit, InconclusiveLimit: sc.Analysis.InconclusiveLimit,
+			Params: sc.Analysis.Params,
+		}
+		x.params.ScrapeInterval = sc.Analysis.ScrapeInterval
+		if info, _ := analysis.Lookup(spec.Analyzer); info.Provider == analysis.ProviderPrometheus && r.PrometheusURL == "" {
+			return nil, fmt.Errorf("analyzer %s needs the cluster's Prometheus, and the platform has none", spec.Analyzer)
 		}
 	}
 	x.w = newWatcher(x.ns, x.params.App, nil)

@@ -14,10 +14,7 @@ import (
 
 // score reads the records back and scores the run within its window.
 func (x *run) score(context.Context) error {
-	in := score.Input{
-		Stable: x.sc.Stable.Tag, Candidate: x.sc.Candidate.Tag, GroundTruth: x.sc.GroundTruth,
-		SLO: x.sc.Load.SLO, Window: x.res.Window, Events: x.w.Events(),
-	}
+	in := x.scoreInput()
 	f, err := os.Open(filepath.Join(x.r.OutDir, x.res.Records))
 	if err != nil {
 		return err
@@ -30,6 +27,13 @@ func (x *run) score(context.Context) error {
 	x.res.Scores, x.res.Series = scores, series
 	x.res.Expectations = expectations(x.sc, x.spec.Strategy, scores)
 	return nil
+}
+
+func (x *run) scoreInput() score.Input {
+	return score.Input{
+		Stable: x.sc.Stable.Tag, Candidate: x.sc.Candidate.Tag, GroundTruth: x.sc.GroundTruth,
+		SLO: x.sc.Load.SLO, Window: x.res.Window, Events: x.w.Events(),
+	}
 }
 
 // expectations checks the scenario's expect block for this strategy.

@@ -36,6 +36,7 @@ func (x *run) steps() []step {
 		{"settle", x.settle},
 		{"window", x.closeWindow},
 		{"score", x.score},
+		{"analysis", x.recordAnalysis},
 	}
 }
 

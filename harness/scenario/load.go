@@ -18,6 +18,7 @@ import (
 	"github.com/blastradius/blastradius/demoapp"
 	"github.com/blastradius/blastradius/demoapp/catalog"
 	"github.com/blastradius/blastradius/harness/analysis"
+	"github.com/blastradius/blastradius/harness/analyzer"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/strategy"
 	"github.com/blastradius/blastradius/loadgen"
@@ -32,12 +33,13 @@ var (
 		"analysis", "steps", "stepPause", "timeScale", "faults", "repeat", "seeds", "timeout", "expect",
 	}
 	loadKeys     = []string{"profile", "rate", "users", "slo", "warmup", "keepAlive", "previewShare"}
-	analysisKeys = []string{"interval", "count", "failureLimit", "maxErrorRate", "maxP99", "window"}
-	faultKeys    = []string{"at", "clear", "podKill", "runtime", "traffic"}
-	podKillKeys  = []string{"target", "count"}
-	runtimeKeys  = []string{"target", "pods", "faults"}
-	trafficKeys  = []string{"factor"}
-	expectKeys   = []string{"verdict", "maxFailedRequests", "maxTimeToDetect", "strategies"}
+	analysisKeys = []string{"interval", "count", "failureLimit", "inconclusiveLimit", "maxErrorRate", "maxP99", "window",
+		"minRequests", "scrapeInterval", "confidence", "tolerance", "passScore", "marginalScore", "alpha", "beta", "effectSize"}
+	faultKeys   = []string{"at", "clear", "podKill", "runtime", "traffic"}
+	podKillKeys = []string{"target", "count"}
+	runtimeKeys = []string{"target", "pods", "faults"}
+	trafficKeys = []string{"factor"}
+	expectKeys  = []string{"verdict", "maxFailedRequests", "maxTimeToDetect", "strategies"}
 )
 
 // Load reads and validates one scenario file. The error lists every problem
@@ -496,13 +498,13 @@ func (d *decoder) analyzers(sp *fields, s *Scenario) {
 // analysis reports whether the interval is usable for the scale check.
 func (d *decoder) analysis(sp *fields, s *Scenario) bool {
 	a := Analysis{
-		Interval:     DefaultInterval,
-		Count:        DefaultCount,
-		FailureLimit: DefaultFailureLimit,
-		MaxErrorRate: DefaultMaxErrorRate,
-		MaxP99:       DefaultMaxP99,
-		Window:       DefaultWindow,
+		Interval:          DefaultInterval,
+		Count:             DefaultCount,
+		FailureLimit:      DefaultFailureLimit,
+		InconclusiveLimit: DefaultCount - 1,
+		Params:            analyzer.Defaults,
 	}
+	a.MaxErrorRate, a.MaxP99, a.Window = DefaultMaxErrorRate, DefaultMaxP99, DefaultWindow
 	defer func() { s.Analysis = a }()
 	af, ok := sp.optional("analysis", analysisKeys)
 	if af == nil {
@@ -511,6 +513,7 @@ func (d *decoder) analysis(sp *fields, s *Scenario) bool {
 	intervalOK := af.positive("interval", &a.Interval)
 	af.positive("maxP99", &a.MaxP99)
 	af.positive("window", &a.Window)
+	af.positive("scrapeInterval", &a.ScrapeInterval)
 	countOK := !af.has("count")
 	if v, ok := af.integer("count"); ok {
 		if v < 1 || v > 1000 {
@@ -529,14 +532,68 @@ func (d *decoder) analysis(sp *fields, s *Scenario) bool {
 			a.FailureLimit = int(v)
 		}
 	}
-	if v, ok := af.number("maxErrorRate"); ok {
-		if v < 0 || v >= 1 {
-			af.errorf("maxErrorRate", "must be at least 0 and less than 1, got %g", v)
+	a.InconclusiveLimit = a.Count - 1
+	if v, ok := af.integer("inconclusiveLimit"); ok {
+		if v < 0 {
+			af.errorf("inconclusiveLimit", "must not be negative, got %d", v)
 		} else {
-			a.MaxErrorRate = v
+			a.InconclusiveLimit = int(v)
 		}
 	}
+	if v, ok := af.integer("minRequests"); ok {
+		if v < 1 || v > 1e6 {
+			af.errorf("minRequests", "must be between 1 and 1000000, got %d", v)
+		} else {
+			a.MinRequests = int(v)
+		}
+	}
+	analysisNumbers(af, &a)
 	return intervalOK
+}
+
+// analysisNumbers reads the analyzers' numeric parameters, each within its
+// range (docs/analyzers.md says what each means).
+func analysisNumbers(af *fields, a *Analysis) {
+	for _, f := range []struct {
+		key      string
+		dst      *float64
+		min, max float64
+		minOpen  bool // min itself is refused
+		maxOpen  bool
+	}{
+		{"maxErrorRate", &a.MaxErrorRate, 0, 1, false, true},
+		{"confidence", &a.Confidence, 0.5, 1, false, true},
+		{"tolerance", &a.Tolerance, 0, 10, false, false},
+		{"passScore", &a.PassScore, 0, 100, false, false},
+		{"marginalScore", &a.MarginalScore, 0, 100, false, false},
+		{"alpha", &a.Alpha, 0, 0.5, true, false},
+		{"beta", &a.Beta, 0, 0.5, true, false},
+		{"effectSize", &a.EffectSize, 0, 1, true, true},
+	} {
+		v, ok := af.number(f.key)
+		if !ok {
+			continue
+		}
+		if v < f.min || v > f.max || (f.minOpen && v == f.min) || (f.maxOpen && v == f.max) {
+			af.errorf(f.key, "must be in %s, got %g", bracket(f.min, f.max, f.minOpen, f.maxOpen), v)
+			continue
+		}
+		*f.dst = v
+	}
+	if a.MarginalScore > a.PassScore {
+		af.errorf("marginalScore", "must not be above passScore (%g), got %g", a.PassScore, a.MarginalScore)
+	}
+}
+
+func bracket(lo, hi float64, loOpen, hiOpen bool) string {
+	l, r := "[", "]"
+	if loOpen {
+		l = "("
+	}
+	if hiOpen {
+		r = ")"
+	}
+	return fmt.Sprintf("%s%g, %g%s", l, lo, hi, r)
 }
 
 func gcd(a, b int) int {

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/blastradius/blastradius/demoapp"
+	"github.com/blastradius/blastradius/harness/analysis"
+	"github.com/blastradius/blastradius/harness/analyzer"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/strategy"
 	"github.com/blastradius/blastradius/loadgen"
@@ -58,6 +60,8 @@ func load(t *testing.T, content string) *Scenario {
 	return s
 }
 
+var knownAnalyzers = strings.Join(analysis.Names(), ", ")
+
 func TestValidationErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -76,8 +80,14 @@ func TestValidationErrors(t *testing.T) {
 		{"strategies as a block list", "  strategies:\n  - canary\n  - canary\n", []string{`FILE:10: spec.strategies[1]: duplicate strategy "canary"`}},
 		{"empty strategies", "  strategies: []\n", []string{"FILE:8: spec.strategies: must not be empty (leave it out for the default)"}},
 		{"strategies not a list", "  strategies: canary\n", []string{`FILE:8: spec.strategies: must be a list, got "canary"`}},
-		{"unknown analyzer", "  analyzers: [prometheus]\n", []string{`FILE:8: spec.analyzers[0]: unknown analyzer "prometheus" (known: threshold)`}},
-		{"analyzer none", "  analyzers: [none]\n", []string{`FILE:8: spec.analyzers[0]: unknown analyzer "none" (known: threshold)`}},
+		{"unknown analyzer", "  analyzers: [oracle]\n", []string{`FILE:8: spec.analyzers[0]: unknown analyzer "oracle" (known: ` + knownAnalyzers + `)`}},
+		{"analyzer none", "  analyzers: [none]\n", []string{`FILE:8: spec.analyzers[0]: unknown analyzer "none" (known: ` + knownAnalyzers + `)`}},
+		{"confidence", "  analysis: {confidence: 1}\n", []string{`FILE:8: spec.analysis.confidence: must be in [0.5, 1), got 1`}},
+		{"alpha", "  analysis: {alpha: 0}\n", []string{`FILE:8: spec.analysis.alpha: must be in (0, 0.5], got 0`}},
+		{"scores", "  analysis: {passScore: 60, marginalScore: 70}\n", []string{`FILE:8: spec.analysis.marginalScore: must not be above passScore (60), got 70`}},
+		{"minRequests", "  analysis: {minRequests: 0}\n", []string{`FILE:8: spec.analysis.minRequests: must be between 1 and 1000000, got 0`}},
+		{"inconclusiveLimit", "  analysis: {inconclusiveLimit: -1}\n", []string{`FILE:8: spec.analysis.inconclusiveLimit: must not be negative, got -1`}},
+		{"scrapeInterval", "  analysis: {scrapeInterval: 0s}\n", []string{`FILE:8: spec.analysis.scrapeInterval: must be positive, got 0s`}},
 		{"replicas zero", "  replicas: 0\n", []string{"FILE:8: spec.replicas: must be between 1 and 50, got 0"}},
 		{"replicas too many", "  replicas: 51\n", []string{"FILE:8: spec.replicas: must be between 1 and 50, got 51"}},
 		{"replicas quoted", "  replicas: \"10\"\n", []string{`FILE:8: spec.replicas: must be a whole number, got "10"`}},
@@ -121,7 +131,7 @@ func TestValidationErrors(t *testing.T) {
 		{"failure limit", "  analysis:\n    count: 3\n    failureLimit: 3\n", []string{
 			"FILE:10: spec.analysis.failureLimit: must be less than count (3), or the analysis can never fail, got 3"}},
 		{"max error rate", "  analysis:\n    maxErrorRate: 1\n", []string{
-			"FILE:9: spec.analysis.maxErrorRate: must be at least 0 and less than 1, got 1"}},
+			"FILE:9: spec.analysis.maxErrorRate: must be in [0, 1), got 1"}},
 		{"analysis values", "  analysis:\n    count: 0\n    window: 0s\n    maxP99: .inf\n", []string{
 			"FILE:9: spec.analysis.count: must be between 1 and 1000, got 0",
 			"FILE:10: spec.analysis.window: must be positive, got 0s",
@@ -267,10 +277,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, strategy.Names(), s.Strategies)
 	assert.Equal(t, []string{"deployment-rolling", "canary", "canary-analysis", "canary-step-analysis", "blue-green", "blue-green-analysis"}, s.Strategies)
 	assert.Equal(t, []string{"threshold"}, s.Analyzers)
-	assert.Equal(t, Analysis{
-		Interval: 5 * time.Second, Count: 6, FailureLimit: 1,
-		MaxErrorRate: 0.05, MaxP99: time.Second, Window: 10 * time.Second,
-	}, s.Analysis)
+	assert.Equal(t, Analysis{Interval: 5 * time.Second, Count: 6, FailureLimit: 1, InconclusiveLimit: 5, Params: analyzer.Defaults}, s.Analysis)
 	assert.Equal(t, []int{10, 20, 50}, s.Steps)
 	assert.Equal(t, 10*time.Second, s.StepPause)
 	assert.Equal(t, 1.0, s.TimeScale)
@@ -337,7 +344,9 @@ spec:
 	assert.Equal(t, loadgen.SineProfile(100, 50, 10*time.Second), s.Load.Profile)
 	assert.Equal(t, LoadSpec{Profile: s.Load.Profile, Users: 200, SLO: 500 * time.Millisecond, KeepAlive: true, PreviewShare: 0.2}, s.Load)
 	assert.Equal(t, []string{"canary-analysis", "canary"}, s.Strategies)
-	assert.Equal(t, Analysis{Interval: 2 * time.Second, Count: 3, MaxP99: 800 * time.Millisecond, Window: 20 * time.Second}, s.Analysis)
+	want := analyzer.Defaults
+	want.MaxErrorRate, want.MaxP99, want.Window = 0, 800*time.Millisecond, 20*time.Second
+	assert.Equal(t, Analysis{Interval: 2 * time.Second, Count: 3, InconclusiveLimit: 2, Params: want}, s.Analysis)
 	assert.Equal(t, []int{5, 25, 95}, s.Steps)
 	assert.Equal(t, 5*time.Second, s.Scaled(s.StepPause))
 	assert.Equal(t, time.Second, s.Scaled(s.Analysis.Interval))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/blastradius/blastradius/demoapp"
 	"github.com/blastradius/blastradius/demoapp/catalog"
+	"github.com/blastradius/blastradius/harness/analyzer"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/strategy"
 	"github.com/blastradius/blastradius/loadgen"
@@ -104,12 +105,14 @@ type LoadSpec struct {
 
 // Analysis configures the analysis of strategies that have one.
 type Analysis struct {
-	Interval     time.Duration // unscaled; see Scaled
-	Count        int
-	FailureLimit int
-	MaxErrorRate float64
-	MaxP99       time.Duration
-	Window       time.Duration
+	Interval          time.Duration // unscaled; see Scaled
+	Count             int
+	FailureLimit      int
+	InconclusiveLimit int // default Count-1
+	// Params are the analyzers' parameters (limits, window, minimum of
+	// requests, confidence, tolerance, scores, alpha, beta, effect size,
+	// Prometheus's scrape interval), analyzer.Defaults where not set.
+	analyzer.Params
 }
 
 // Target is whose pods a fault hits.

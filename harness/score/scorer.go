@@ -181,3 +181,21 @@ func ScoreReader(in Input, r io.Reader) (results.Scores, []results.Second, error
 	}
 	return s.Result(), s.Series(), nil
 }
+
+// FailedBefore counts, for each mark, the counted requests that failed and
+// were sent before it: the blast radius had the release been stopped at
+// that moment. Marks need no order.
+func FailedBefore(in Input, r io.Reader, marks []time.Time) ([]int64, error) {
+	out := make([]int64, len(marks))
+	err := loadgen.ReadRecords(r, func(rec loadgen.Record) error {
+		if c := Classify(in, rec); c.Counted && c.Failed {
+			for i, m := range marks {
+				if rec.Time.Before(m) {
+					out[i]++
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}

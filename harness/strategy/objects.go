@@ -14,6 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/blastradius/blastradius/harness/analysis/prometheus"
+
+	"github.com/blastradius/blastradius/harness/platform"
 )
 
 const (
@@ -49,8 +53,21 @@ func podTemplate(p Params) corev1.PodTemplateSpec {
 			FailureThreshold: failures,
 		}
 	}
+	interval := p.ScrapeInterval
+	if interval <= 0 {
+		interval = platform.DefaultScrapeInterval
+	}
 	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": p.App}},
+		ObjectMeta: metav1.ObjectMeta{
+			Labels: map[string]string{"app": p.App},
+			// The cluster's Prometheus scrapes the demo app's /metrics.
+			Annotations: map[string]string{
+				platform.AnnotationScrape:         "true",
+				platform.AnnotationPort:           strconv.Itoa(ContainerPort),
+				platform.AnnotationPath:           "/metrics",
+				platform.AnnotationScrapeInterval: platform.PromDuration(interval),
+			},
+		},
 		Spec: corev1.PodSpec{
 			TerminationGracePeriodSeconds: ptr.To[int64](5),
 			Containers: []corev1.Container{{
@@ -199,27 +216,39 @@ func analysisRef(p Params) map[string]any {
 
 func templateName(p Params) string { return p.App + "-" + p.Analysis.Analyzer }
 
-// analysisTemplate has one web metric calling the harness's endpoint, which
-// answers a JSON verdict; Argo records the whole object as the measurement.
+// analysisTemplate has the analyzer's metrics: one web metric calling the
+// harness's endpoint, which answers a JSON verdict that Argo records whole,
+// or, for the prometheus analyzer, PromQL metrics that Argo runs itself.
 func analysisTemplate(p Params, strategyName string, unbounded bool) *unstructured.Unstructured {
 	a := p.Analysis
-	metric := map[string]any{
-		"name":             MetricName,
-		"interval":         a.Interval.String(),
-		"failureLimit":     int64(a.FailureLimit),
-		"successCondition": "result.verdict == 'pass'",
-		"failureCondition": "result.verdict == 'fail'",
-		"provider": map[string]any{"web": map[string]any{
-			"url":            analyzeURL(a),
-			"jsonPath":       "{$}",
-			"timeoutSeconds": int64(webTimeoutSeconds),
-		}},
+	common := map[string]any{
+		"interval":     a.Interval.String(),
+		"failureLimit": int64(a.FailureLimit),
 	}
 	if a.Count > 0 {
-		metric["count"] = int64(a.Count)
-		metric["inconclusiveLimit"] = int64(a.Count - 1)
+		common["count"] = int64(a.Count)
+		common["inconclusiveLimit"] = int64(a.InconclusiveLimit)
 	} else if unbounded {
-		metric["inconclusiveLimit"] = int64(unboundedInconclusiveLimit)
+		common["inconclusiveLimit"] = int64(unboundedInconclusiveLimit)
+	}
+	var metrics []any
+	if a.Analyzer == prometheus.Name {
+		metrics = prometheus.Metrics(a.Params, a.PrometheusURL, prometheus.Selector(ArgNamespace, ArgCanaryHash), common)
+	} else {
+		metric := map[string]any{
+			"name":             MetricName,
+			"successCondition": "result.verdict == 'pass'",
+			"failureCondition": "result.verdict == 'fail'",
+			"provider": map[string]any{"web": map[string]any{
+				"url":            analyzeURL(a),
+				"jsonPath":       "{$}",
+				"timeoutSeconds": int64(webTimeoutSeconds),
+			}},
+		}
+		for k, v := range common {
+			metric[k] = v
+		}
+		metrics = []any{metric}
 	}
 	var args []any
 	for _, name := range []string{ArgURL, ArgNamespace, ArgCanaryHash, ArgStableHash} {
@@ -229,18 +258,31 @@ func analysisTemplate(p Params, strategyName string, unbounded bool) *unstructur
 		"apiVersion": rolloutAPIVersion,
 		"kind":       "AnalysisTemplate",
 		"metadata":   meta(p, templateName(p), strategyName),
-		"spec":       map[string]any{"args": args, "metrics": []any{metric}},
+		"spec":       map[string]any{"args": args, "metrics": metrics},
 	}}
 }
 
 // analyzeURL is the endpoint's query. The placeholders are Argo's and must
-// stay unescaped; the thresholds are fixed per render.
+// stay unescaped; the parameters are fixed per render, zero ones left to
+// the endpoint's defaults.
 func analyzeURL(a *AnalysisParams) string {
 	q := url.Values{}
 	q.Set("analyzer", a.Analyzer)
 	q.Set("maxErrorRate", strconv.FormatFloat(a.MaxErrorRate, 'f', -1, 64))
 	q.Set("maxP99", a.MaxP99.String())
 	q.Set("window", a.Window.String())
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{
+		{"minRequests", float64(a.MinRequests)}, {"confidence", a.Confidence}, {"tolerance", a.Tolerance},
+		{"passScore", a.PassScore}, {"marginalScore", a.MarginalScore},
+		{"alpha", a.Alpha}, {"beta", a.Beta}, {"effectSize", a.EffectSize},
+	} {
+		if f.v != 0 {
+			q.Set(f.name, strconv.FormatFloat(f.v, 'f', -1, 64))
+		}
+	}
 	return fmt.Sprintf("{{args.%s}}/analyze?namespace={{args.%s}}&hash={{args.%s}}&stableHash={{args.%s}}&%s",
 		ArgURL, ArgNamespace, ArgCanaryHash, ArgStableHash, q.Encode())
 }

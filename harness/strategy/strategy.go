@@ -11,6 +11,8 @@
 package strategy
 
 import (
+	"github.com/blastradius/blastradius/harness/analyzer"
+
 	"fmt"
 	"slices"
 	"time"
@@ -105,6 +107,9 @@ type Params struct {
 	AutoPromotion    time.Duration
 	ProgressDeadline time.Duration // 0 leaves Kubernetes' default (600 s)
 	Env              []corev1.EnvVar
+	// ScrapeInterval is how often the cluster's Prometheus scrapes each pod
+	// (default platform.DefaultScrapeInterval, 5s).
+	ScrapeInterval time.Duration
 }
 
 // AnalysisParams configure the AnalysisTemplate and the endpoint's query.
@@ -121,14 +126,19 @@ type Params struct {
 // only if all Count measurements were inconclusive; an unbounded one
 // tolerates any number of them.
 type AnalysisParams struct {
-	URL          string // the analysis endpoint's base URL, e.g. http://127.0.0.1:34567
-	Analyzer     string // an analyzer of the analysis catalog
-	Interval     time.Duration
-	Count        int
-	FailureLimit int
-	MaxErrorRate float64       // fraction, 0..1
-	MaxP99       time.Duration // 0: no latency threshold
-	Window       time.Duration
+	URL      string // the analysis endpoint's base URL, e.g. http://127.0.0.1:34567
+	Analyzer string // an analyzer of the analysis catalog
+	// PrometheusURL is where Argo's prometheus provider queries, for the
+	// prometheus analyzer.
+	PrometheusURL string
+	Interval      time.Duration
+	Count         int
+	FailureLimit  int
+	// InconclusiveLimit applies with a Count; 0 there means none allowed.
+	InconclusiveLimit int
+	// Params are the analyzer's parameters: sent with each query to the
+	// endpoint, or written into the PromQL of the prometheus analyzer.
+	analyzer.Params
 }
 
 type strategy struct {

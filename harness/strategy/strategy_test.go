@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
+	"github.com/blastradius/blastradius/harness/analyzer"
 	"github.com/blastradius/blastradius/harness/strategy"
 )
 
@@ -42,7 +43,7 @@ func params(name, image string) strategy.Params {
 	if s.Traits().HasAnalysis() {
 		p.Analysis = &strategy.AnalysisParams{
 			URL: "http://127.0.0.1:34567", Analyzer: "threshold", Interval: 5 * time.Second, Count: 3, FailureLimit: 1,
-			MaxErrorRate: 0.05, MaxP99: 500 * time.Millisecond, Window: 10 * time.Second,
+			InconclusiveLimit: 2, Params: analyzer.Params{MaxErrorRate: 0.05, MaxP99: 500 * time.Millisecond, Window: 10 * time.Second},
 		}
 		if name == strategy.CanaryAnalysis {
 			p.Analysis.Count = 0 // background: until the rollout ends
@@ -409,4 +410,34 @@ func TestRounding(t *testing.T) {
 	ro = workload(render(t, strategy.Canary, p))
 	_, has, _ := unstructured.NestedFieldNoCopy(ro.Object, "spec", "progressDeadlineSeconds")
 	assert.False(t, has, "0 leaves the default")
+}
+
+// TestPrometheusTemplate: the prometheus analyzer's template has Argo's
+// prometheus provider, the way users write it, and passes the CRD schema.
+func TestPrometheusTemplate(t *testing.T) {
+	schema := loadCRDSchema(t, "analysis-template-crd.yaml")
+	for _, name := range []string{strategy.CanaryAnalysis, strategy.CanaryStepAnalysis, strategy.BlueGreenAnalysis} {
+		p := params(name, candidateImage)
+		p.Analysis.Analyzer, p.Analysis.PrometheusURL = "prometheus", "http://127.0.0.1:9090"
+		p.Analysis.MinRequests, p.Analysis.ScrapeInterval = 20, 5*time.Second
+		objs := render(t, name, p)
+		tmpl := objs[len(objs)-2]
+		require.Equal(t, "AnalysisTemplate", tmpl.GetKind())
+		assert.Equal(t, "demo-prometheus", tmpl.GetName())
+		metrics := nested(t, tmpl, "spec", "metrics").([]any)
+		require.Len(t, metrics, 2)
+		for i, want := range []string{"error-rate", "p99-latency"} {
+			m := metrics[i].(map[string]any)
+			assert.Equal(t, want, m["name"])
+			prom := m["provider"].(map[string]any)["prometheus"].(map[string]any)
+			assert.Equal(t, "http://127.0.0.1:9090", prom["address"])
+			assert.Contains(t, prom["query"], `rollouts_pod_template_hash="{{args.canary-hash}}"`)
+			assert.Contains(t, prom["query"], `[20s]`, "four scrape intervals")
+			assert.Equal(t, "5s", m["interval"])
+			argoMetricRules(t, m)
+		}
+		for _, e := range check("AnalysisTemplate.spec", tmpl.Object["spec"], schema.Properties["spec"]) {
+			t.Errorf("%s: %s", name, e)
+		}
+	}
 }

@@ -49,7 +49,7 @@ const (
 )
 
 // Tools are the binaries `make tools` builds, in start order.
-var Tools = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "rollouts-controller", "kubectl", "kubectl-argo-rollouts"}
+var Tools = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "prometheus", "rollouts-controller", "kubectl", "kubectl-argo-rollouts"}
 
 // Options configures a local cluster.
 type Options struct {
@@ -71,6 +71,7 @@ type Cluster struct {
 	kubeconfig string
 	rest       *rest.Config
 	client     kubernetes.Interface
+	promURL    string // set once Prometheus is ready
 
 	// Timings of the last Up, for the benchmark and the progress line.
 	Timings Timings
@@ -91,6 +92,7 @@ type Timings struct {
 	ControlPlaneReady time.Duration // apiserver answers /readyz
 	NodeReady         time.Duration // controller-manager, scheduler, node Ready
 	ArgoReady         time.Duration // Argo controller started its workers
+	PrometheusReady   time.Duration // Prometheus answers /-/ready
 }
 
 // New returns a local cluster; nothing runs until Up.
@@ -170,10 +172,12 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 		c.startEtcd,
 		c.startAPIServer,
 		c.startControllers,
+		c.startPrometheus,
 		c.connect,
 		c.startNode,
 		c.startArgo,
 		c.waitArgo,
+		c.waitPrometheus,
 	} {
 		if err := stage(ctx, u); err != nil {
 			return err
@@ -200,7 +204,7 @@ type upState struct {
 
 // upPorts are the loopback ports the cluster's components listen on.
 type upPorts struct {
-	etcd, etcdPeer, api, controllerManager, scheduler, kubelet, argoMetrics, argoHealthz int
+	etcd, etcdPeer, api, controllerManager, scheduler, kubelet, argoMetrics, argoHealthz, prometheus int
 }
 
 // prepare takes a slot, creates the certificates and picks the ports.
@@ -214,13 +218,13 @@ func (c *Cluster) prepare(_ context.Context, u *upState) error {
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
-	ports, err := freePorts(8)
+	ports, err := freePorts(9)
 	if err != nil {
 		return err
 	}
 	u.ports = upPorts{
 		etcd: ports[0], etcdPeer: ports[1], api: ports[2], controllerManager: ports[3],
-		scheduler: ports[4], kubelet: ports[5], argoMetrics: ports[6], argoHealthz: ports[7],
+		scheduler: ports[4], kubelet: ports[5], argoMetrics: ports[6], argoHealthz: ports[7], prometheus: ports[8],
 	}
 	return nil
 }
@@ -406,6 +410,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 	c.procs = nil
 	cancel := c.cancel
 	c.cancel = nil
+	c.promURL = ""
 	c.mu.Unlock()
 
 	// Argo first, so that it does not react to pods going away.

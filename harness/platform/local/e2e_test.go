@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,8 +33,10 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envfuncs"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
+	"github.com/blastradius/blastradius/demoapp/catalog"
 	"github.com/blastradius/blastradius/harness/kube"
 	"github.com/blastradius/blastradius/harness/platform/local"
+	"github.com/blastradius/blastradius/harness/strategy"
 	"github.com/blastradius/blastradius/loadgen"
 )
 
@@ -525,6 +528,137 @@ func TestCrashLoopDoesNotProgress(t *testing.T) {
 	testenv.Test(t, f)
 }
 
+// promGet decodes the data of a Prometheus HTTP API answer.
+func promGet(ctx context.Context, t *testing.T, path string, data any) {
+	t.Helper()
+	base, err := provider.Cluster().PrometheusURL(ctx)
+	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body struct {
+		Status string          `json:"status"`
+		Data   json.RawMessage `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	require.Equal(t, "success", body.Status, path)
+	require.NoError(t, json.Unmarshal(body.Data, data))
+}
+
+// promSample is one series of an instant query's vector.
+type promSample struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+func promQuery(ctx context.Context, t *testing.T, q string) []promSample {
+	var data struct {
+		Result []promSample `json:"result"`
+	}
+	promGet(ctx, t, "/api/v1/query?query="+url.QueryEscape(q), &data)
+	return data.Result
+}
+
+func TestPrometheusScrapesAnnotatedPods(t *testing.T) {
+	skipIfNeeded(t)
+	const ns = "prom"
+	f := features.New("prometheus").
+		Setup(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			cs, dyn, a := clients(t)
+			_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+			require.NoError(t, err)
+			blue, _ := catalog.Lookup("blue")
+			canary, _ := strategy.Lookup(strategy.Canary)
+			objs, err := canary.Render(strategy.Params{Namespace: ns, Image: blue.Image(), Replicas: 2,
+				Steps: []int{50}, StepPause: time.Second, ScrapeInterval: time.Second})
+			require.NoError(t, err)
+			require.NoError(t, a.Apply(ctx, objs...))
+			waitPhase(ctx, t, dyn, ns, "Healthy", 2*time.Minute)
+			return ctx
+		}).
+		Assess("Prometheus is ready once Up returned", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			base, err := provider.Cluster().PrometheusURL(ctx)
+			require.NoError(t, err)
+			assert.True(t, strings.HasPrefix(base, "http://127.0.0.1:"), base)
+			resp, err := http.Get(base + "/-/ready")
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			return ctx
+		}).
+		Assess("each pod is an up target, scraped every second, with its pod template hash", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			cs, _, _ := clients(t)
+			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			require.NoError(t, err)
+			require.Len(t, pods.Items, 2)
+			want := map[string]string{} // pod name -> rollouts-pod-template-hash
+			for _, p := range pods.Items {
+				want[p.Name] = p.Labels["rollouts-pod-template-hash"]
+				require.NotEmpty(t, want[p.Name], "pod %s has no rollouts-pod-template-hash", p.Name)
+			}
+			var last []promSample
+			err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+				last = promQuery(ctx, t, fmt.Sprintf(`up{namespace=%q} == 1`, ns))
+				got := map[string]string{}
+				for _, s := range last {
+					got[s.Metric["pod"]] = s.Metric["rollouts_pod_template_hash"]
+				}
+				return assert.ObjectsAreEqual(want, got), nil
+			})
+			require.NoError(t, err, "want up targets %v, last query: %+v", want, last)
+			for _, s := range last {
+				assert.Equal(t, "demo", s.Metric["app"])
+				assert.Equal(t, "kubernetes-pods", s.Metric["job"])
+			}
+			var targets struct {
+				ActiveTargets []struct {
+					Labels         map[string]string `json:"labels"`
+					ScrapeURL      string            `json:"scrapeUrl"`
+					ScrapeInterval string            `json:"scrapeInterval"`
+					ScrapeTimeout  string            `json:"scrapeTimeout"`
+				} `json:"activeTargets"`
+			}
+			promGet(ctx, t, "/api/v1/targets?state=active", &targets)
+			n := 0
+			for _, tg := range targets.ActiveTargets {
+				if tg.Labels["namespace"] != ns {
+					continue
+				}
+				n++
+				assert.Equal(t, "1s", tg.ScrapeInterval, tg.Labels["pod"])
+				assert.Equal(t, "1s", tg.ScrapeTimeout, tg.Labels["pod"])
+				assert.Regexp(t, `^http://127\.\d+\.\d+\.\d+:8080/metrics$`, tg.ScrapeURL)
+			}
+			assert.Equal(t, 2, n, "one active target per pod")
+			return ctx
+		}).
+		Assess("demoapp_http_requests_total is queryable per pod and version", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			sum := burst(t, serviceURL(ctx, t, ns), 50, 2*time.Second)
+			require.Positive(t, sum.Total)
+			var last []promSample
+			err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+				last = promQuery(ctx, t, fmt.Sprintf(`sum by (pod, rollouts_pod_template_hash, version) (demoapp_http_requests_total{namespace=%q})`, ns))
+				var total float64
+				for _, s := range last {
+					var v float64
+					_, _ = fmt.Sscan(fmt.Sprint(s.Value[1]), &v)
+					total += v
+				}
+				return total >= float64(sum.Total), nil
+			})
+			require.NoError(t, err, "requests counted by Prometheus never reached the %d sent; last: %+v", sum.Total, last)
+			for _, s := range last {
+				assert.NotEmpty(t, s.Metric["rollouts_pod_template_hash"])
+				assert.NotEmpty(t, s.Metric["pod"])
+				assert.NotEmpty(t, s.Metric["version"])
+			}
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
+
 func podReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
@@ -553,10 +687,13 @@ func TestZTeardown(t *testing.T) {
 		}
 	}
 	require.Greater(t, len(addrs), 1, "expected the tests' NodePort services")
+	prom, err := c.PrometheusURL(context.Background())
+	require.NoError(t, err)
+	addrs = append(addrs, strings.TrimPrefix(prom, "http://"))
 	require.NoError(t, provider.Destroy(context.Background()))
 
 	// The cluster's processes are those whose arguments name its data dir
-	// (every control-plane component) or that run in it (pods run in their
+	// (every control-plane component and Prometheus) or that run in it (pods run in their
 	// pod's directory there).
 	var left []string
 	entries, _ := os.ReadDir("/proc")
