@@ -44,6 +44,7 @@ unit:
 # Speed targets live here, reported as ratios measured in the same run.
 bench: build tools
 	BLASTRADIUS_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -count=1 ./...
+	$(BIN)/blastradius bench analyzers --corpus harness/bench/corpus --out out/bench
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -48,6 +48,7 @@ func NewRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
+		newBenchCmd(),
 		newClusterCmd(),
 		newImagesCmd(),
 		newLoadCmd(),

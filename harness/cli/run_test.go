@@ -11,14 +11,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/blastradius/blastradius/harness/analysis"
+	"github.com/blastradius/blastradius/harness/analyzer"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/loadgen"
 )
 
-// TestRunSmokeScenario runs the short smoke scenario end to end on the local
-// platform: a bad release under canary-analysis must be detected by Argo
-// through the threshold analyzer, and every request accounted for.
-func TestRunSmokeScenario(t *testing.T) {
+// runShipped runs the scenarios of scenarios/DIR on the local platform,
+// skipping without the tools, and reads the results back.
+func runShipped(t *testing.T, dir string, parallel int) (string, *results.File, *bytes.Buffer) {
+	t.Helper()
 	bin := os.Getenv("BLASTRADIUS_BIN")
 	if testing.Short() || bin == "" {
 		t.Skip("needs the tools: run `make test` (BLASTRADIUS_BIN unset or -short)")
@@ -26,12 +28,19 @@ func TestRunSmokeScenario(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	err := runScenarios(context.Background(), &stdout, &stderr,
-		runOptions{platform: "local", out: out, parallel: 1, binDir: bin, quiet: true},
-		[]string{filepath.Join("..", "..", "scenarios", "smoke")}, nil)
+		runOptions{platform: "local", out: out, parallel: parallel, binDir: bin, quiet: true},
+		[]string{filepath.Join("..", "..", "scenarios", dir)}, nil)
 	require.NoError(t, err, "stderr:\n%s", stderr.String())
-
 	set, err := results.Read(out)
 	require.NoError(t, err)
+	return out, set, &stdout
+}
+
+// TestRunSmokeScenario runs the short smoke scenario end to end on the local
+// platform: a bad release under canary-analysis must be detected by Argo
+// through the threshold analyzer, and every request accounted for.
+func TestRunSmokeScenario(t *testing.T) {
+	out, set, stdout := runShipped(t, "smoke", 1)
 	require.Len(t, set.Runs, 1)
 	r := set.Runs[0]
 	assert.Equal(t, "smoke", r.Scenario)
@@ -112,6 +121,68 @@ func TestRecomputeResultsDir(t *testing.T) {
 		t.Run(r.ID, func(t *testing.T) {
 			assert.Equal(t, r.Load.Total, r.BlastRadius.TotalRequests+r.Excluded, "every request is accounted for")
 			assertRecomputes(t, filepath.Join(dir, r.Records), r)
+		})
+	}
+}
+
+// TestRunAnalyzersEndToEnd runs scenarios/analyzers on the local platform:
+// a bad release must be aborted by Argo's prometheus provider querying the
+// cluster's real Prometheus, and by kayenta through the analysis endpoint;
+// a good release must be promoted by both. Every run records its trace,
+// the other analyzers' shadow answers, and a detection per analyzer.
+func TestRunAnalyzersEndToEnd(t *testing.T) {
+	out, set, _ := runShipped(t, "analyzers", 2)
+	require.Len(t, set.Runs, 4)
+	for _, r := range set.Runs {
+		t.Run(r.ID, func(t *testing.T) {
+			want, outcome := results.VerdictPromoted, results.OutcomePromoted
+			if r.GroundTruth == results.Bad {
+				want, outcome = results.VerdictDetected, results.OutcomeAborted
+			}
+			assert.Equal(t, want, r.Verdict, "expectations: %+v", r.Expectations)
+			assert.Equal(t, outcome, r.Outcome)
+			assert.False(t, r.Failed(), "expectations: %+v", r.Expectations)
+			assertRecomputes(t, filepath.Join(out, r.Records), r)
+
+			var measured []string
+			for _, e := range r.Events {
+				if e.Kind == results.EventMeasurement && e.Measurement.Phase != results.MeasurementError {
+					measured = append(measured, e.Measurement.Metric)
+				}
+			}
+			if r.Analyzer == "prometheus" {
+				assert.Contains(t, measured, "error-rate", "Argo measured through Prometheus")
+				assert.Empty(t, r.Analysis, "Argo never called the endpoint")
+			} else {
+				assert.Contains(t, measured, "candidate-health")
+				require.NotEmpty(t, r.Analysis)
+				for _, c := range r.Analysis {
+					assert.Equal(t, "kayenta", c.Analyzer)
+					assert.Len(t, c.Shadow, len(analysis.Names())-1, "every other analyzer answered in shadow")
+				}
+			}
+			require.Len(t, r.Detections, len(analysis.Names()))
+			for _, d := range r.Detections {
+				assert.Equal(t, d.Analyzer == r.Analyzer, d.Gating, d.Analyzer)
+				assert.Positive(t, d.Measurements, d.Analyzer)
+				if d.Gating && r.GroundTruth == results.Bad {
+					require.NotNil(t, d.DetectedAt, "the gating analyzer failed the release")
+					require.NotNil(t, d.FailedBeforeDetect)
+					assert.LessOrEqual(t, *d.FailedBeforeDetect, r.BlastRadius.FailedRequests)
+				}
+			}
+			require.NotEmpty(t, r.Trace)
+			n := 0
+			require.NoError(t, analyzer.ReadTraces(filepath.Join(out, r.Trace), func(tr *analyzer.Trace) error {
+				n++
+				assert.Equal(t, r.ID, tr.ID)
+				assert.Equal(t, r.GroundTruth, tr.GroundTruth)
+				assert.NotEmpty(t, tr.Candidate)
+				assert.NotEmpty(t, tr.Stable)
+				assert.NotEmpty(t, tr.Analyses)
+				return nil
+			}))
+			assert.Equal(t, 1, n)
 		})
 	}
 }

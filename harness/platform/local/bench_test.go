@@ -40,6 +40,7 @@ func BenchmarkClusterUp(b *testing.B) {
 		b.ReportMetric(c.Timings.ControlPlaneReady.Seconds(), "controlplane-s")
 		b.ReportMetric(c.Timings.NodeReady.Seconds(), "node-s")
 		b.ReportMetric(c.Timings.ArgoReady.Seconds(), "argo-s")
+		b.ReportMetric(c.Timings.PrometheusReady.Seconds(), "prometheus-s")
 		b.ReportMetric(time.Since(start).Seconds(), "teardown-s")
 		b.ReportMetric(float64(rss)/(1<<20), "idle-MiB")
 	}

@@ -147,7 +147,7 @@ func (c *Cluster) waitPrometheus(ctx context.Context, u *upState) error {
 	}
 	c.promURL = url
 	c.Timings.PrometheusReady = time.Since(u.start)
-	c.progress("Prometheus ready at %s", url)
+	c.progress("Prometheus ready at %s (%s after the start)", url, c.Timings.PrometheusReady.Round(100*time.Millisecond))
 	return nil
 }
 
