@@ -38,7 +38,7 @@ const (
 	errH       = 56.0
 	p99H       = 56.0
 	weightH    = 44.0
-	laneH      = 30.0
+	laneRowH   = 15.0 // a row of the analysis lanes: Argo, then one per analyzer
 	axisH      = 26.0
 	unattrName = "(no version)"
 )
@@ -53,6 +53,7 @@ type svgChart struct {
 	Lines    []svgPath
 	VLines   []svgLine
 	Marks    []svgMark
+	Ticks    []svgTick
 	Texts    []svgText
 	Overlay  svgRect
 	Legend   []legendItem
@@ -85,6 +86,16 @@ type svgMark struct {
 	Title string
 }
 
+// svgTick is the moment an analyzer failed, or would have failed, the
+// release: a tick on its lane, labelled, and a faint line up through the
+// panels to show what had happened by then.
+type svgTick struct {
+	X, Top, LaneTop, Y1, Y2 float64
+	TX, TY                  float64
+	Anchor, Label, Title    string
+	Gating                  bool
+}
+
 type svgText struct {
 	X, Y        float64
 	Anchor      string
@@ -94,7 +105,7 @@ type svgText struct {
 type legendItem struct {
 	Name, Color, Stroke, Fill string
 	Variant                   bool
-	Kind                      string // version, line
+	Kind                      string // version, weight, share, gating, tick, note
 }
 
 // hoverData is what the page's script reads to show the values of the
@@ -147,6 +158,12 @@ type chartLayout struct {
 
 	reqTop, errTop, p99Top, wTop, laneTop, plotBottom float64
 
+	// lanes are the analyzers' rows under Argo's: one per analyzer with
+	// answers or a detection, or a single "analyzer" row for a run whose
+	// file has neither shadow answers nor detections.
+	lanes     []analyzerLane
+	maxShadow int // shadow answers drawn at most (passes are thinned first)
+
 	// versions are stable, candidate, the others sorted, then unattributed
 	// when any request was; versions[:nv] are the attributed ones.
 	versions               []string
@@ -162,16 +179,24 @@ type chartLayout struct {
 	share   []float64    // candidate share per bin, %; -1 when none
 }
 
+type analyzerLane struct {
+	name   string
+	label  string
+	gating bool
+}
+
 // buildChart lays out the timeline of r; nil when there is nothing to draw.
-func buildChart(id string, r *results.Run, maxPoints int) *svgChart {
+// lim bounds the points of a series and the shadow answers drawn.
+func buildChart(id string, r *results.Run, lim limits) *svgChart {
 	if r.AppliedAt.IsZero() || (len(r.Series) == 0 && len(r.Events) == 0) {
 		return nil
 	}
-	l := &chartLayout{r: r, id: id, c: &svgChart{ID: id, W: chartW}}
+	l := &chartLayout{r: r, id: id, c: &svgChart{ID: id, W: chartW}, maxShadow: lim.shadow}
 	l.axis()
+	l.collectLanes()
 	l.panels()
 	l.collectVersions()
-	l.binSeries(maxPoints)
+	l.binSeries(lim.bins)
 	l.versionColors()
 	l.requestsPanel()
 	l.errorAndLatencyPanels()
@@ -243,7 +268,7 @@ func (l *chartLayout) panels() {
 	l.errTop = next(errH + panelGap)
 	l.p99Top = next(p99H + panelGap)
 	l.wTop = next(weightH + panelGap/2)
-	l.laneTop = next(laneH)
+	l.laneTop = next(laneRowH * float64(1+len(l.lanes)))
 	l.plotBottom = y
 	l.c.H = y + axisH
 }
@@ -536,21 +561,83 @@ func (l *chartLayout) shareLine() {
 	}
 }
 
-// analysisLane marks Argo's measurements above and the analyzer's answers
-// below.
+// collectLanes picks the analyzers' rows: the gating analyzer's and one
+// per analyzer that answered in shadow or has a detection, in catalog
+// order. A run recorded before shadow answers keeps its single row.
+func (l *chartLayout) collectLanes() {
+	r := l.r
+	if !hasShadow(r) && len(r.Detections) == 0 {
+		l.lanes = []analyzerLane{{label: "analyzer"}}
+		return
+	}
+	var names []string
+	gating := map[string]bool{}
+	add := func(n string) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if len(r.Analysis) > 0 {
+		add(r.Analyzer)
+		gating[r.Analyzer] = true
+	}
+	for _, d := range r.Detections {
+		add(d.Analyzer)
+		gating[d.Analyzer] = gating[d.Analyzer] || d.Gating || d.Analyzer == r.Analyzer
+	}
+	for _, a := range r.Analysis {
+		for _, s := range a.Shadow {
+			add(s.Analyzer)
+		}
+	}
+	for _, n := range analyzerOrder(names) {
+		l.lanes = append(l.lanes, analyzerLane{name: n, label: clip(n, 12), gating: gating[n]})
+	}
+}
+
+// laneIndex is the row of an analyzer; -1 when it has none.
+func (l *chartLayout) laneIndex(name string) int {
+	return slices.IndexFunc(l.lanes, func(a analyzerLane) bool { return a.name == name })
+}
+
+// rowY is the center of row i of the analysis lanes (0: Argo).
+func (l *chartLayout) rowY(i int) float64 { return l.laneTop + laneRowH*(float64(i)+0.5) }
+
+// analysisLane marks Argo's measurements on the top row, the gating
+// analyzer's answers on its row and every other analyzer's shadow answers
+// on theirs, and ticks when each failed, or would have failed, the release.
 func (l *chartLayout) analysisLane() {
 	top := l.laneTop
-	l.c.Texts = append(l.c.Texts,
-		svgText{X: plotLeft - 4, Y: top + 10, Anchor: "end", Class: "tick", Text: "Argo"},
-		svgText{X: plotLeft - 4, Y: top + 25, Anchor: "end", Class: "tick", Text: "analyzer"},
-	)
-	l.c.Grid = append(l.c.Grid, svgLine{X1: plotLeft, Y1: top + 15, X2: plotLeft + plotW, Y2: top + 15, Class: "grid"})
+	c := l.c
+	c.Texts = append(c.Texts, svgText{X: plotLeft - 4, Y: top + 10, Anchor: "end", Class: "tick", Text: "Argo"})
+	gatingRow := 1 // the calls' row
+	for i, ln := range l.lanes {
+		rowTop := top + laneRowH*float64(i+1)
+		c.Grid = append(c.Grid, svgLine{X1: plotLeft, Y1: rowTop, X2: plotLeft + plotW, Y2: rowTop, Class: "grid"})
+		class := "tick"
+		if ln.gating {
+			class = "tick lane-gating"
+			gatingRow = i + 1
+			c.Shades = append(c.Shades, svgRect{X: plotLeft, Y: rowTop, W: plotW, H: laneRowH, Class: "gating",
+				Title: ln.label + " gated this run: Argo acted on its answers"})
+		}
+		c.Texts = append(c.Texts, svgText{X: plotLeft - 4, Y: rowTop + 10, Anchor: "end", Class: class, Text: ln.label})
+	}
+	if i := l.laneIndex(l.r.Analyzer); i >= 0 {
+		gatingRow = i + 1
+	}
+	// Argo measures each metric of the template at once (prometheus: the
+	// error rate and the p99): a failed one is drawn last, on top.
+	var argo []svgMark
 	for _, e := range l.r.Events {
 		if t := l.rel(e.Time); e.Kind == results.EventMeasurement && e.Measurement != nil && l.inAxis(t) {
-			l.c.Marks = append(l.c.Marks, svgMark{X: l.xOf(t), Y: top + 7, Class: phaseClass(e.Measurement.Phase),
+			argo = append(argo, svgMark{X: l.xOf(t), Y: l.rowY(0), Class: phaseClass(e.Measurement.Phase),
 				Title: clip(l.measurementTitle(t, e.Measurement), 600)})
 		}
 	}
+	rank := map[string]int{"pass": 0, "other": 1, "fail": 2}
+	slices.SortStableFunc(argo, func(a, b svgMark) int { return rank[a.Class] - rank[b.Class] })
+	c.Marks = append(c.Marks, argo...)
 	for _, a := range l.r.Analysis {
 		if t := l.rel(a.Time); l.inAxis(t) {
 			title := fmt.Sprintf("%.1fs analyzer %s: %s, value %g, p99 %gs, %g requests: %s", t, a.Analyzer, a.Verdict,
@@ -558,8 +645,71 @@ func (l *chartLayout) analysisLane() {
 			if a.Error != "" {
 				title += " (error: " + a.Error + ")"
 			}
-			l.c.Marks = append(l.c.Marks, svgMark{X: l.xOf(t), Y: top + 23, Class: verdictMarkClass(a.Verdict), Title: clip(title, 600)})
+			c.Marks = append(c.Marks, svgMark{X: l.xOf(t), Y: l.rowY(gatingRow), Class: verdictMarkClass(a.Verdict), Title: clip(title, 600)})
 		}
+	}
+	l.shadowMarks()
+	l.detectionTicks()
+	if len(l.lanes) > 1 || (len(l.lanes) == 1 && l.lanes[0].gating) {
+		c.Legend = append(c.Legend, legendItem{Name: "gating analyzer (Argo acted on its answers; the others answered in shadow)", Kind: "gating"})
+	}
+}
+
+// shadowMarks draws the other analyzers' answers, each on its row: failed
+// and inconclusive answers first, passes thinned evenly when there are
+// more than the page affords.
+func (l *chartLayout) shadowMarks() {
+	type answer struct {
+		t   float64
+		row int
+		s   results.ShadowAnswer
+	}
+	var all []answer
+	for _, a := range l.r.Analysis {
+		t := l.rel(a.Time)
+		if !l.inAxis(t) {
+			continue
+		}
+		for _, s := range a.Shadow {
+			if i := l.laneIndex(s.Analyzer); i >= 0 {
+				all = append(all, answer{t, i + 1, s})
+			}
+		}
+	}
+	kept := keepSpread(all, l.maxShadow, func(a answer) bool { return a.s.Verdict != results.AnalysisPass })
+	for _, a := range kept {
+		title := fmt.Sprintf("%.1fs %s in shadow: %s, value %g: %s", a.t, a.s.Analyzer, a.s.Verdict, a.s.Value, a.s.Explanation)
+		l.c.Marks = append(l.c.Marks, svgMark{X: l.xOf(a.t), Y: l.rowY(a.row), Class: verdictMarkClass(a.s.Verdict), Title: clip(title, 400)})
+	}
+	if n := len(all) - len(kept); n > 0 {
+		l.c.Legend = append(l.c.Legend, legendItem{Name: fmt.Sprintf("%d passing shadow answers not drawn", n), Kind: "note"})
+	}
+}
+
+// detectionTicks mark, on each analyzer's row, when it failed (gating) or
+// would have failed (shadow) the release.
+func (l *chartLayout) detectionTicks() {
+	drawn := false
+	for i := range l.r.Detections {
+		d := &l.r.Detections[i]
+		row := l.laneIndex(d.Analyzer)
+		t, ok := detectedAt(l.r, d)
+		if row < 0 || !ok || !l.inAxis(t) {
+			continue
+		}
+		drawn = true
+		x := l.xOf(t)
+		rowTop := l.laneTop + laneRowH*float64(row+1)
+		tk := svgTick{X: x, Top: chartTop, LaneTop: l.laneTop, Y1: rowTop + 1, Y2: rowTop + laneRowH - 1,
+			TX: x + 3, TY: rowTop + laneRowH - 4, Anchor: "start", Label: l.lanes[row].label,
+			Title: clip(detectionTitle(l.r, d), 600), Gating: d.Gating}
+		if x > chartW-90 {
+			tk.TX, tk.Anchor = x-3, "end"
+		}
+		l.c.Ticks = append(l.c.Ticks, tk)
+	}
+	if drawn {
+		l.c.Legend = append(l.c.Legend, legendItem{Name: "when each analyzer failed, or would have failed, the release", Kind: "tick"})
 	}
 }
 

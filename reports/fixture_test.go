@@ -34,6 +34,86 @@ type runSpec struct {
 	err                          string
 	withAnalysis                 bool
 	podEvents                    int
+	// shadow: every other analyzer of the catalog answers the same
+	// measurements, and the run records each analyzer's detection.
+	// argoMeasured: the analyzer is prometheus, whose measurements Argo
+	// took itself: events only, no analysis calls (implies shadow's
+	// detections, the others replayed).
+	shadow, argoMeasured bool
+}
+
+// fixtureAnalyzers are the catalog's analyzers, in its order.
+var fixtureAnalyzers = []string{"threshold", "prometheus", "kayenta", "sprt", "sequential"}
+
+// fixtureVerdict is how each analyzer of the fixture judges a measurement
+// at t seconds of a candidate failing rate of its requests: on a bad
+// release the statistical ones need a measurement or two more than the
+// fixed limits; on a good one kayenta raises a false alarm from 10 s.
+func fixtureVerdict(analyzer string, t, rate float64) (results.AnalysisVerdict, float64, string) {
+	bad := rate > 0.05
+	switch analyzer {
+	case "threshold", "prometheus":
+		v := results.AnalysisPass
+		switch {
+		case analyzer == "prometheus" && t <= 5:
+			v = results.AnalysisInconclusive
+		case bad:
+			v = results.AnalysisFail
+		}
+		return v, rate, fmt.Sprintf("error rate %.2f%% over 10s", 100*rate)
+	case "kayenta":
+		switch {
+		case t <= 5:
+			return results.AnalysisInconclusive, 0, "3 candidate and 3 stable samples of 10s: too few for a 95% test"
+		case bad:
+			return results.AnalysisFail, 31, "error-rate: candidate higher (p=0.002), weight 1; score 31 < 75"
+		case t >= 10:
+			return results.AnalysisFail, 62, "p99-latency: candidate higher (p=0.031); score 62 < 75"
+		}
+		return results.AnalysisPass, 100, "no metric differs; score 100"
+	case "sprt":
+		if bad {
+			return results.AnalysisFail, 2.9 * t / 5, fmt.Sprintf("log-likelihood ratio %.2f ≥ 2.89 at t=%gs", 2.9*t/5, t)
+		}
+		return results.AnalysisPass, -1.2, fmt.Sprintf("log-likelihood ratio -1.20 ≤ -1.20 at t=%gs", t)
+	}
+	if bad && t > 5 {
+		return results.AnalysisFail, 140, fmt.Sprintf("Bayes factor 140 ≥ 1/α = 20 at t=%gs", t)
+	}
+	return results.AnalysisPass, 0.8, fmt.Sprintf("Bayes factor 0.8 < 1/α = 20 at t=%gs", t)
+}
+
+// fixtureDetections apply a failure limit of 1 (the second failed
+// measurement fails the release) to each analyzer's verdicts at times.
+func fixtureDetections(r *results.Run, gating string, times []float64, verdicts map[string][]results.AnalysisVerdict) {
+	for _, name := range fixtureAnalyzers {
+		vs, ok := verdicts[name]
+		if !ok {
+			continue
+		}
+		d := results.Detection{Analyzer: name, Gating: name == gating, Measurements: len(vs)}
+		for i, v := range vs {
+			if v != results.AnalysisFail {
+				continue
+			}
+			d.Failed++
+			if d.Failed == 2 && d.AtSeconds == nil {
+				at := times[i]
+				d.DetectedAt, d.AtSeconds = atp(applied+at), ptr(at)
+				if on := r.Timing.FaultOnsetSeconds; on != nil && *on <= at {
+					d.TimeToDetectSeconds = ptr(at - *on)
+				}
+				var failed int64
+				for _, sec := range r.Series {
+					if float64(sec.Index+1) <= at {
+						failed += sec.Failed
+					}
+				}
+				d.FailedBeforeDetect = &failed
+			}
+		}
+		r.Detections = append(r.Detections, d)
+	}
 }
 
 const applied = 60.0
@@ -145,11 +225,31 @@ func synth(s runSpec) results.Run {
 		if s.decideAt > 0 {
 			end = s.decideAt
 		}
+		var times []float64
+		verdicts := map[string][]results.AnalysisVerdict{}
 		for t := 5.0; t <= end; t += 5 {
 			w := weight(t)
 			rate := 0.0
 			if w > 0 {
 				rate = s.candErr
+			}
+			if s.argoMeasured {
+				times = append(times, t)
+				for _, name := range fixtureAnalyzers {
+					v, _, _ := fixtureVerdict(name, t, rate)
+					verdicts[name] = append(verdicts[name], v)
+				}
+				v, value, _ := fixtureVerdict(s.analyzer, t, rate)
+				phase := map[results.AnalysisVerdict]results.MeasurementPhase{results.AnalysisPass: results.MeasurementSuccessful,
+					results.AnalysisFail: results.MeasurementFailed, results.AnalysisInconclusive: results.MeasurementInconclusive}[v]
+				if v == results.AnalysisFail && r.Timing.TimeToFirstFailedMeasurementSeconds == nil {
+					r.Timing.TimeToFirstFailedMeasurementSeconds = ptr(t)
+				}
+				ev(t, results.EventMeasurement, "demo-6c478f55cb-2/error-rate").Measurement = &results.Measurement{
+					AnalysisRun: "demo-6c478f55cb-2", Metric: "error-rate", Phase: phase, Value: fmt.Sprintf("[%g]", value)}
+				ev(t, results.EventMeasurement, "demo-6c478f55cb-2/p99-latency").Measurement = &results.Measurement{
+					AnalysisRun: "demo-6c478f55cb-2", Metric: "p99-latency", Phase: results.MeasurementSuccessful, Value: "[0.009]"}
+				continue
 			}
 			verdict, phase := results.AnalysisPass, results.MeasurementSuccessful
 			if rate > 0.05 {
@@ -162,11 +262,28 @@ func synth(s runSpec) results.Run {
 				verdict, phase = results.AnalysisInconclusive, results.MeasurementInconclusive
 			}
 			expl := fmt.Sprintf("error rate %.2f%% (%d/%d) over 10s on 2 candidate pods", 100*rate, int(rate*200), 200)
-			r.Analysis = append(r.Analysis, results.AnalysisCall{Time: at(applied + t - 0.1), Analyzer: s.analyzer, Hash: "6c478f55cb",
-				Verdict: verdict, Value: rate, P99Seconds: 0.009, Requests: 200, Explanation: expl})
+			call := results.AnalysisCall{Time: at(applied + t - 0.1), Analyzer: s.analyzer, Hash: "6c478f55cb",
+				Verdict: verdict, Value: rate, P99Seconds: 0.009, Requests: 200, Explanation: expl}
+			if s.shadow {
+				times = append(times, t-0.1)
+				verdicts[s.analyzer] = append(verdicts[s.analyzer], verdict)
+				for _, name := range fixtureAnalyzers {
+					if name == s.analyzer {
+						continue
+					}
+					v, value, why := fixtureVerdict(name, t, s.candErr)
+					call.Shadow = append(call.Shadow, results.ShadowAnswer{Analyzer: name, Verdict: v, Value: value, Explanation: why})
+					verdicts[name] = append(verdicts[name], v)
+				}
+			}
+			r.Analysis = append(r.Analysis, call)
 			ev(t, results.EventMeasurement, "demo-6c478f55cb-2/candidate-health").Measurement = &results.Measurement{
 				AnalysisRun: "demo-6c478f55cb-2", Metric: strategy.MetricName, Phase: phase,
 				Value: fmt.Sprintf(`{"explanation":%q,"value":%g,"verdict":%q}`, expl, rate, verdict)}
+		}
+		if s.shadow || s.argoMeasured {
+			r.Trace = "runs/" + strings.ReplaceAll(s.scenario+"_"+s.strategy+"_"+s.analyzer, "/", "_") + "/trace.ndjson"
+			fixtureDetections(&r, s.analyzer, times, verdicts)
 		}
 	}
 	for i := 0; i < s.podEvents; i++ {
@@ -222,7 +339,9 @@ func environment0() results.Environment {
 
 // fixture is a small hand-made run set with every kind of outcome: detected,
 // missed (failing its expectation), false alarm, promoted, inconclusive and
-// a harness error.
+// a harness error. Two runs gated by the threshold endpoint carry the
+// other analyzers' shadow answers and every analyzer's detection, and the
+// last run was gated by prometheus (no analysis calls, detections only).
 func fixture() *results.File {
 	ok := func(msg string) []results.Expectation {
 		return []results.Expectation{{Name: "verdict", OK: true, Message: msg}}
@@ -230,13 +349,13 @@ func fixture() *results.File {
 	runs := []runSpec{
 		{scenario: "high-error-rate", strategy: "canary-analysis", analyzer: "threshold", seed: 1, truth: results.Bad, stable: "blue", candidate: "bad-green",
 			verdict: results.VerdictDetected, outcome: results.OutcomeAborted, seconds: 40, rate: 100, candErr: 0.25, decideAt: 12.4, steps: []int64{10, 20, 50},
-			withAnalysis: true, expect: ok("verdict detected, want detected"), podEvents: 4},
+			withAnalysis: true, shadow: true, expect: ok("verdict detected, want detected"), podEvents: 4},
 		{scenario: "high-error-rate", strategy: "canary", analyzer: "none", seed: 1, truth: results.Bad, stable: "blue", candidate: "bad-green",
 			verdict: results.VerdictMissed, outcome: results.OutcomePromoted, seconds: 70, rate: 100, candErr: 0.25, decideAt: 65, steps: []int64{10, 20, 50},
 			expect: []results.Expectation{{Name: "verdict", OK: false, Message: "verdict missed, want detected"},
 				{Name: "maxFailedRequests", OK: false, Message: "1302 failed requests, want at most 500"}}},
 		{scenario: "good-release", strategy: "blue-green-analysis", analyzer: "threshold", seed: 1, truth: results.Good, stable: "blue", candidate: "green",
-			verdict: results.VerdictFalseAlarm, outcome: results.OutcomeAborted, seconds: 30, rate: 50, decideAt: 20, withAnalysis: true,
+			verdict: results.VerdictFalseAlarm, outcome: results.OutcomeAborted, seconds: 30, rate: 50, decideAt: 20, withAnalysis: true, shadow: true,
 			expect: []results.Expectation{{Name: "verdict", OK: false, Message: "verdict false-alarm, want promoted"}}},
 		{scenario: "good-release", strategy: "canary", analyzer: "none", seed: 1, truth: results.Good, stable: "blue", candidate: "green",
 			verdict: results.VerdictPromoted, outcome: results.OutcomePromoted, seconds: 70, rate: 50, decideAt: 61, steps: []int64{10, 20, 50},
@@ -246,6 +365,11 @@ func fixture() *results.File {
 			withAnalysis: true},
 		{scenario: "crash-loop", strategy: "deployment-rolling", analyzer: "none", seed: 1, truth: results.Bad, stable: "blue", candidate: "crash-red",
 			outcome: results.OutcomeError, seconds: 10, rate: 100, err: "apply candidate: the server was unable to return a response in the time allotted"},
+		// Argo queried Prometheus itself: measurements in the events, no
+		// analysis calls; the other analyzers replayed the trace.
+		{scenario: "high-error-rate", strategy: "canary-analysis", analyzer: "prometheus", seed: 1, truth: results.Bad, stable: "blue", candidate: "bad-green",
+			verdict: results.VerdictDetected, outcome: results.OutcomeAborted, seconds: 40, rate: 100, candErr: 0.25, decideAt: 15.5, steps: []int64{10, 20, 50},
+			withAnalysis: true, argoMeasured: true, expect: ok("verdict detected, want detected")},
 	}
 	f := &results.File{SchemaVersion: results.SchemaVersion, Environment: environment0()}
 	for _, s := range runs {
@@ -283,7 +407,7 @@ func generated(n, secs int) *results.File {
 		st := strategies[(i/len(scenarios))%len(strategies)]
 		seed := int64(i/(len(scenarios)*len(strategies)) + 1)
 		s := runSpec{scenario: sc.name, strategy: st.name, analyzer: st.analyzer, seed: seed, truth: sc.truth, stable: sc.stable, candidate: sc.cand,
-			seconds: secs, rate: 100, candErr: sc.err, steps: st.steps, withAnalysis: st.analyzer != "none", podEvents: 120,
+			seconds: secs, rate: 100, candErr: sc.err, steps: st.steps, withAnalysis: st.analyzer != "none", shadow: st.analyzer != "none", podEvents: 120,
 			expect: []results.Expectation{{Name: "verdict", OK: true, Message: "verdict as expected"}}}
 		switch {
 		case st.analyzer != "none" && sc.err > 0.05:

@@ -72,6 +72,21 @@ func hostileFixture() *results.File {
 			r.Analysis[j].Explanation = hostileText(j) + long
 			r.Analysis[j].Error = hostileText(j + 1)
 			r.Analysis[j].Analyzer = hostileText(j + 2)
+			// Other analyzers' answers: every text, the verdict and one
+			// analyzer's name.
+			for k := range r.Analysis[j].Shadow {
+				sh := &r.Analysis[j].Shadow[k]
+				sh.Explanation = hostileText(j+k) + long
+				if k == 1 {
+					sh.Verdict = results.AnalysisVerdict(hostileText(j + 4))
+				}
+				if k == 2 {
+					sh.Analyzer = hostileText(i + j)
+				}
+			}
+		}
+		if n := len(r.Detections); n > 0 {
+			r.Detections[n-1].Analyzer = hostileText(i + 7)
 		}
 		r.Logs = append(r.Logs, results.LogExcerpt{Pod: hostileText(i), Container: hostileText(i + 1), Version: hostileText(i + 2),
 			Lines: strings.Join(hostile, "\n") + "\n" + long})
@@ -209,6 +224,23 @@ func TestHostileHTML(t *testing.T) {
 	assert.Contains(t, title, "cleared at 9.0s")
 	assert.True(t, slices.ContainsFunc(hostile[:7], func(h string) bool { return strings.Contains(title, h) }), title)
 
+	// Shadow answers and detections: their text is in the marks' titles,
+	// their names on the lanes, the scoreboard and the analyzers' table.
+	var shadowTitles strings.Builder
+	for _, n := range find(doc, func(n *html.Node) bool { return n.Data == "circle" && hasClass(n, "mark") }) {
+		if strings.Contains(textOf(n), "in shadow") {
+			shadowTitles.WriteString(textOf(n))
+		}
+	}
+	assert.Contains(t, shadowTitles.String(), hostile[0])
+	assert.Contains(t, shadowTitles.String(), hostile[2])
+	assert.NotEmpty(t, find(doc, func(n *html.Node) bool { return n.Data == "g" && hasClass(n, "detection") }))
+	var boards strings.Builder
+	for _, n := range find(doc, func(n *html.Node) bool { return n.Data == "table" && hasClass(n, "analyzers") }) {
+		boards.WriteString(textOf(n))
+	}
+	assert.Contains(t, boards.String(), "## injected heading [link](jav", "a hostile analyzer name, as text")
+
 	// The hover data carries the hostile version name as a JSON string.
 	d := byID(doc, "data-c1")
 	require.NotNil(t, d)
@@ -260,12 +292,13 @@ func TestHostileMarkdown(t *testing.T) {
 	}
 	assert.Contains(t, out, "&lt;script&gt;")
 	assert.Contains(t, out, "@\u200beveryone")
+	assert.Contains(t, out, "| \\| a \\| b \\| \\#\\# injected heading", "a hostile analyzer name in the analyzers' table, escaped")
 	for _, line := range strings.Split(out, "\n") {
 		assert.Less(t, len(line), 4000, "no long lines")
 		assert.False(t, strings.HasPrefix(line, "## injected"), "no injected heading")
 		if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "|---") {
 			cells := unescapedPipes(line) - 1
-			assert.Contains(t, []int{8, 9}, cells, "table row keeps its cells: %s", line)
+			assert.Contains(t, []int{7, 8, 9}, cells, "table row keeps its cells: %s", line)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,6 +51,7 @@ type limits struct {
 	events   int // event rows per run
 	analysis int // analysis call rows per run
 	logLines int // lines per log excerpt
+	shadow   int // shadow answers drawn per chart
 }
 
 func limitsFor(runs int) limits {
@@ -57,7 +59,7 @@ func limitsFor(runs int) limits {
 		return max(lo, min(hi, total/max(runs, 1)))
 	}
 	return limits{bins: per(40000, 120, maxBins), events: per(16000, 40, 400),
-		analysis: per(10000, 30, 400), logLines: per(12000, 20, 200)}
+		analysis: per(10000, 30, 400), logLines: per(12000, 20, 200), shadow: per(8000, 40, 2000)}
 }
 
 type htmlPage struct {
@@ -96,6 +98,20 @@ type chip struct {
 type scenarioView struct {
 	Name, Anchor, Description, GroundTruth, Stable, Candidate, File, Seeds string
 	Rows                                                                   []runRow
+	Analyzers                                                              []string // the detection columns
+	Stats                                                                  []statRow
+}
+
+// detCell is when one analyzer failed, or would have failed, a run's
+// release: "t=12.3s (45 failed)", or "—" when it did not.
+type detCell struct {
+	Name, Text, Title string
+	Gating            bool
+}
+
+// statRow is one analyzer over a scenario's runs.
+type statRow struct {
+	Analyzer, Gating, Detected, At, Detect, FailedBefore, FalseAlarms string
 }
 
 type runRow struct {
@@ -106,7 +122,9 @@ type runRow struct {
 	Detect, Recover                                           string
 	DetectV, RecoverV                                         string // sort keys; empty when not applicable
 	Expect, ExpectClass                                       string
-	Delta                                                     string // vs baseline
+	Delta                                                     string    // vs baseline
+	Detections                                                []detCell // in catalog order
+	DetectionsV                                               string    // sort key: the earliest detection
 }
 
 type runView struct {
@@ -121,6 +139,7 @@ type runView struct {
 	Faults                                    []faultRow
 	Analysis                                  []analysisRow
 	AnalysisMore                              int
+	HasShadow                                 bool   // the calls carry other analyzers' answers
 	Events                                    string // one line per event
 	EventCount, EventsMore                    int
 	Logs                                      []logView
@@ -131,6 +150,12 @@ type faultRow struct{ Kind, Description, At, Injected, Cleared, Touched, Error s
 
 type analysisRow struct {
 	T, Analyzer, Verdict, Class, Value, P99, Requests, Explanation, Error string
+	Shadow                                                                []shadowCell
+}
+
+// shadowCell is another analyzer's answer to the same measurement.
+type shadowCell struct {
+	Analyzer, Verdict, Class, Value, Title string
 }
 
 type logView struct {
@@ -235,7 +260,8 @@ func overview(p *htmlPage, f *results.File, anchors []string, rows []runRow) map
 		row := matrixRow{Scenario: sg.Name, Anchor: anchor, Cells: make([][]chip, len(p.Matrix.Columns))}
 		first := sg.Runs[0]
 		sv := scenarioView{Name: sg.Name, Anchor: anchor, Description: clip(first.Description, maxTextRunes),
-			GroundTruth: string(first.GroundTruth), Stable: first.Stable, Candidate: first.Candidate, File: first.ScenarioFile}
+			GroundTruth: string(first.GroundTruth), Stable: first.Stable, Candidate: first.Candidate, File: first.ScenarioFile,
+			Analyzers: clipAll(scenarioAnalyzers(sg.Runs), maxAnalyzerRunes), Stats: statRows(sg.Runs)}
 		var seeds []string
 		seen := map[int64]bool{}
 		for _, r := range sg.Runs {
@@ -245,6 +271,8 @@ func overview(p *htmlPage, f *results.File, anchors []string, rows []runRow) map
 			row.Cells[c] = append(row.Cells[c], chip{Anchor: anchors[i], Status: st, Class: verdictClass(st), Symbol: verdictSymbol[st],
 				Title: fmt.Sprintf("%s: %s", runLabel(r), st)})
 			sv.Rows = append(sv.Rows, rows[i])
+			row := &sv.Rows[len(sv.Rows)-1]
+			row.Detections, row.DetectionsV = detectionCells(r)
 			if !seen[r.Seed] {
 				seen[r.Seed] = true
 				seeds = append(seeds, strconv.FormatInt(r.Seed, 10))
@@ -255,6 +283,47 @@ func overview(p *htmlPage, f *results.File, anchors []string, rows []runRow) map
 		p.Scenarios = append(p.Scenarios, sv)
 	}
 	return scenarioAnchors
+}
+
+// detectionCells are r's detections in catalog order, and the earliest
+// as a sort key; none when the harness failed the run.
+func detectionCells(r *results.Run) ([]detCell, string) {
+	if r.Error != "" {
+		return nil, ""
+	}
+	dets := detectionsOf(r)
+	var out []detCell
+	earliest := math.Inf(1)
+	for _, name := range analyzerOrder(detectionNames(r)) {
+		d := dets[name]
+		out = append(out, detCell{Name: clip(name, maxAnalyzerRunes), Text: detectionText(r, d), Title: detectionTitle(r, d), Gating: d.Gating})
+		if at, ok := detectedAt(r, d); ok {
+			earliest = math.Min(earliest, at)
+		}
+	}
+	if math.IsInf(earliest, 1) {
+		return out, ""
+	}
+	return out, strconv.FormatFloat(earliest, 'f', 3, 64)
+}
+
+// statRows sum up each analyzer over a scenario's runs.
+func statRows(runs []*results.Run) []statRow {
+	var out []statRow
+	for _, s := range analyzerStats(runs) {
+		row := statRow{Analyzer: clip(s.Analyzer, maxAnalyzerRunes), Gating: strconv.Itoa(s.Gating)}
+		row.Detected, row.At, row.Detect, row.FailedBefore, row.FalseAlarms = s.cells()
+		out = append(out, row)
+	}
+	return out
+}
+
+func clipAll(ss []string, n int) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = clip(s, n)
+	}
+	return out
 }
 
 func cspHash(s string) string {
@@ -329,12 +398,13 @@ func makeRunView(r *results.Run, row runRow, chartID string, d *RunDelta, lim li
 	for _, e := range r.Expectations {
 		v.Expectations = append(v.Expectations, results.Expectation{Name: clip(e.Name, 100), OK: e.OK, Message: clip(e.Message, maxTextRunes)})
 	}
-	v.Chart = buildChart(chartID, r, lim.bins)
+	v.Chart = buildChart(chartID, r, lim)
 
 	calls := keepFirst(r.Analysis, lim.analysis, func(c results.AnalysisCall) bool {
 		return c.Verdict != results.AnalysisPass // they explain a verdict
 	})
-	v.Analysis, v.AnalysisMore = analysisRows(calls, rel), len(r.Analysis)-len(calls)
+	v.HasShadow = hasShadow(r)
+	v.Analysis, v.AnalysisMore = analysisRows(calls, rel, lim.shadow >= 200), len(r.Analysis)-len(calls)
 	events := keepFirst(r.Events, lim.events, func(e results.Event) bool {
 		return e.Kind != results.EventPod && e.Kind != results.EventReplicaSet
 	})
@@ -405,15 +475,42 @@ func faultRows(faults []results.FaultRecord, rel func(time.Time) string) []fault
 	return out
 }
 
-func analysisRows(calls []results.AnalysisCall, rel func(time.Time) string) []analysisRow {
+// analysisRows are the calls as table rows; explain puts the shadow
+// answers' explanations on hover (a report of few runs can afford them).
+func analysisRows(calls []results.AnalysisCall, rel func(time.Time) string, explain bool) []analysisRow {
 	var out []analysisRow
 	for _, a := range calls {
 		out = append(out, analysisRow{
 			T: rel(a.Time), Analyzer: clip(a.Analyzer, 100), Verdict: clip(string(a.Verdict), 100), Class: verdictMarkClass(a.Verdict),
 			Value: strconv.FormatFloat(a.Value, 'g', 4, 64), P99: strconv.FormatFloat(a.P99Seconds, 'g', 4, 64),
 			Requests:    strconv.FormatFloat(a.Requests, 'g', -1, 64),
-			Explanation: clip(a.Explanation, maxTextRunes), Error: clip(a.Error, maxTextRunes),
+			Explanation: clip(a.Explanation, maxTextRunes), Error: clip(a.Error, maxTextRunes), Shadow: shadowCells(a.Shadow, explain),
 		})
+	}
+	return out
+}
+
+// shadowCells are the other analyzers' answers to a call, in catalog
+// order; the explanation on hover.
+func shadowCells(answers []results.ShadowAnswer, explain bool) []shadowCell {
+	var names []string
+	for _, s := range answers {
+		names = append(names, s.Analyzer)
+	}
+	var out []shadowCell
+	for _, name := range analyzerOrder(names) {
+		for _, s := range answers {
+			if s.Analyzer != name {
+				continue
+			}
+			c := shadowCell{Analyzer: clip(s.Analyzer, maxAnalyzerRunes), Verdict: clip(string(s.Verdict), 40),
+				Class: verdictMarkClass(s.Verdict), Value: strconv.FormatFloat(s.Value, 'g', 4, 64)}
+			if explain {
+				c.Title = clip(s.Explanation, 300)
+			}
+			out = append(out, c)
+			break
+		}
 	}
 	return out
 }
@@ -464,6 +561,41 @@ func keepFirst[T any](items []T, n int, key func(T) bool) []T {
 				left--
 			}
 		}
+	}
+	out := make([]T, 0, n)
+	for i, it := range items {
+		if keep[i] {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// keepSpread keeps at most n items: those for which key holds first (the
+// earliest), then others spread evenly over the rest, in their order. All
+// of them when they fit.
+func keepSpread[T any](items []T, n int, key func(T) bool) []T {
+	if len(items) <= n {
+		return items
+	}
+	keep := make([]bool, len(items))
+	left := n
+	var others []int
+	for i, it := range items {
+		switch {
+		case !key(it):
+			others = append(others, i)
+		case left > 0:
+			keep[i] = true
+			left--
+		}
+	}
+	for j := range min(left, len(others)) {
+		k := j
+		if left < len(others) {
+			k = j * len(others) / left
+		}
+		keep[others[k]] = true
 	}
 	out := make([]T, 0, n)
 	for i, it := range items {

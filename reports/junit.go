@@ -145,6 +145,19 @@ func runSummary(r *results.Run) string {
 	t := r.Timing
 	fmt.Fprintf(&b, "time to detect %s s, to abort %s s, to recover %s s, to promote %s s\n",
 		secs(t.TimeToDetectSeconds), secs(t.TimeToAbortSeconds), secs(t.TimeToRecoverSeconds), secs(t.TimeToPromoteSeconds))
+	for _, name := range analyzerOrder(detectionNames(r)) {
+		d := detectionsOf(r)[name]
+		role := "shadow"
+		if d.Gating {
+			role = "gating"
+		}
+		at := detectionText(r, d)
+		if at == "—" {
+			at = "none"
+		}
+		fmt.Fprintf(&b, "detection %s (%s): %s, %d of %d measurements failed\n", clip(name, maxAnalyzerRunes), role,
+			at, d.Failed, d.Measurements)
+	}
 	for _, e := range r.Expectations {
 		ok := "ok"
 		if !e.OK {

@@ -75,6 +75,7 @@ func Markdown(w io.Writer, f *results.File, cmp *Comparison) error {
 				secs(r.Timing.TimeToDetectSeconds), secs(r.Timing.TimeToRecoverSeconds), expectCell(r))
 		}
 		b.WriteString("\n")
+		markdownAnalyzers(b, sg.Runs)
 	}
 
 	var failed, errored []string
@@ -99,6 +100,24 @@ func Markdown(w io.Writer, f *results.File, cmp *Comparison) error {
 		markdownComparison(b, cmp)
 	}
 	return b.Flush()
+}
+
+// markdownAnalyzers is the scenario's analyzers on the same traffic: how
+// often each failed, or would have failed, the release, when, and at what
+// cost; nothing when no run recorded detections.
+func markdownAnalyzers(b *bufio.Writer, runs []*results.Run) {
+	stats := analyzerStats(runs)
+	if len(stats) == 0 {
+		return
+	}
+	b.WriteString("Analyzers on the same traffic (the gating one answered Argo, the others in shadow; medians over the runs each detected in):\n\n")
+	b.WriteString("| Analyzer | Gated | Detected | Median at (s) | Median time to detect (s) | Median failed before | False alarms (good releases) |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range stats {
+		detected, at, ttd, failed, falseAlarms := s.cells()
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s |\n", mdText(s.Analyzer), s.Gating, detected, at, ttd, failed, falseAlarms)
+	}
+	b.WriteString("\n")
 }
 
 func countRegressedGroups(c *Comparison) int {

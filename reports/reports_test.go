@@ -60,7 +60,7 @@ func TestJUnitGolden(t *testing.T) {
 
 	var doc junitSuites
 	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc))
-	assert.Equal(t, 6, doc.Tests)
+	assert.Equal(t, 7, doc.Tests)
 	assert.Equal(t, 2, doc.Failures, "missed and false alarm failed their expectations")
 	assert.Equal(t, 1, doc.Errors)
 	c := doc.Suites[0].Cases[1]
@@ -91,7 +91,7 @@ func TestCompare(t *testing.T) {
 	assert.Nil(t, Compare(nil, f))
 	assert.Equal(t, []string{"good-release/deployment-rolling/none/seed-1"}, cmp.Removed)
 	assert.Empty(t, cmp.Added)
-	assert.Len(t, cmp.Runs, 6)
+	assert.Len(t, cmp.Runs, 7)
 
 	regs := cmp.Regressions()
 	require.True(t, cmp.Regressed())
@@ -423,7 +423,7 @@ func TestV1ResultsReports(t *testing.T) {
 // no fault records.
 func TestV1ResultsChartFromEvents(t *testing.T) {
 	r := readV1(t).Runs[0]
-	c := buildChart("c1", &r, maxBins)
+	c := buildChart("c1", &r, limitsFor(1))
 	require.NotNil(t, c)
 	require.Len(t, c.Data.W, 30)
 	assert.Equal(t, num(10), c.Data.W[0])
@@ -431,7 +431,7 @@ func TestV1ResultsChartFromEvents(t *testing.T) {
 	assert.Equal(t, num(0), c.Data.W[20], "0 once aborted")
 
 	r.Faults = nil
-	c = buildChart("c1", &r, maxBins)
+	c = buildChart("c1", &r, limitsFor(1))
 	var spans []svgRect
 	for _, s := range c.Shades {
 		if s.Class == "fault" {
@@ -447,4 +447,154 @@ func TestV1ResultsChartFromEvents(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, faultLines)
+}
+
+// The analyzers on the same traffic: shadow answers on their lanes, the
+// moments each analyzer failed or would have failed the release, the
+// scoreboard's cells and the per-scenario table, for a run gated by the
+// threshold endpoint and for one gated by prometheus (no calls).
+func TestHTMLShadowAndDetections(t *testing.T) {
+	f := fixture()
+	var buf bytes.Buffer
+	require.NoError(t, HTML(&buf, f, nil))
+	doc := parseHTML(t, buf.Bytes())
+	nodes := func(n *html.Node, tag, class string) []*html.Node {
+		return find(n, func(c *html.Node) bool { return c.Data == tag && hasClass(c, class) })
+	}
+	texts := func(ns []*html.Node) []string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, textOf(n))
+		}
+		return out
+	}
+
+	// The threshold-gated run: a lane per analyzer, the gating one marked,
+	// every shadow answer a mark with its value and explanation.
+	web := byID(doc, "run-1")
+	require.NotNil(t, web)
+	labels := texts(find(web, func(n *html.Node) bool { return n.Data == "text" && hasClass(n, "tick") }))
+	for _, a := range []string{"Argo", "threshold", "prometheus", "kayenta", "sprt", "sequential"} {
+		assert.Contains(t, labels, a)
+	}
+	gating := find(web, func(n *html.Node) bool { return n.Data == "text" && hasClass(n, "lane-gating") })
+	require.Len(t, gating, 1)
+	assert.Equal(t, "threshold", textOf(gating[0]))
+	assert.Len(t, nodes(web, "rect", "gating"), 2, "the gating lane's band and its legend swatch")
+	var shadow []string
+	for _, m := range nodes(web, "circle", "mark") {
+		if strings.Contains(textOf(m), "in shadow") {
+			shadow = append(shadow, textOf(m))
+		}
+	}
+	assert.Len(t, shadow, 2*4, "two calls, four analyzers in shadow")
+	assert.Contains(t, strings.Join(shadow, "\n"), "9.9s sprt in shadow: fail, value 5.8: log-likelihood ratio 5.80 ≥ 2.89 at t=10s")
+	assert.Contains(t, strings.Join(shadow, "\n"), "4.9s kayenta in shadow: inconclusive, value 0: 3 candidate and 3 stable samples")
+	// Ticks where threshold (gating) and sprt (in shadow) failed the release.
+	ticks := nodes(web, "g", "detection")
+	require.Len(t, ticks, 2)
+	assert.Equal(t, "threshold", textOf(nodes(ticks[0], "text", "dtick")[0]))
+	assert.True(t, hasClass(ticks[0], "gating"))
+	assert.Contains(t, textOf(ticks[0]), "threshold (gating) failed the release at 9.9s: 2 of 2 measurements failed, 9.7s after the onset, 27 failed requests sent before")
+	assert.Contains(t, textOf(ticks[1]), "sprt (in shadow) would have failed the release at 9.9s")
+	// The analysis table lists the shadow answers beside each call.
+	assert.Contains(t, textOf(web), "sprt fail 5.8")
+
+	// The prometheus-gated run: no calls, Argo's measurements on its row,
+	// a tick per analyzer that would have failed the release.
+	prom := byID(doc, "run-7")
+	require.NotNil(t, prom)
+	assert.NotContains(t, textOf(prom), "Analysis calls")
+	gating = find(prom, func(n *html.Node) bool { return n.Data == "text" && hasClass(n, "lane-gating") })
+	require.Len(t, gating, 1)
+	assert.Equal(t, "prometheus", textOf(gating[0]))
+	ticks = nodes(prom, "g", "detection")
+	require.Len(t, ticks, 5)
+	assert.Contains(t, textOf(ticks[0]), "threshold (in shadow) would have failed the release at 10.0s")
+	assert.Contains(t, textOf(ticks[1]), "prometheus (gating) failed the release at 15.0s")
+	argo := 0
+	for _, m := range nodes(prom, "circle", "mark") {
+		if strings.Contains(textOf(m), "Argo measurement") {
+			argo++
+		}
+	}
+	assert.Equal(t, 6, argo, "two metrics at three times")
+
+	// The scoreboard: when each analyzer detected, per run, the gating one
+	// marked; "—" where it would not have.
+	board := byID(doc, "scenario-1")
+	require.NotNil(t, board)
+	cells := texts(nodes(board, "td", "det"))
+	require.Len(t, cells, 3)
+	assert.Contains(t, cells[0], "threshold t=9.9s (27 failed) gating")
+	assert.Contains(t, cells[0], "kayenta —")
+	assert.Equal(t, "–", cells[1], "no analysis, no record")
+	assert.Contains(t, cells[2], "prometheus t=15.0s (45 failed) gating")
+	assert.Contains(t, cells[2], "sprt t=10.0s (30 failed)")
+	gates := nodes(board, "span", "gate")
+	assert.Len(t, gates, 2)
+
+	// The analyzers on the same traffic.
+	tables := nodes(board, "table", "analyzers")
+	require.Len(t, tables, 1)
+	rows := find(tables[0], func(n *html.Node) bool { return n.Data == "tr" })
+	require.Len(t, rows, 6)
+	assert.Equal(t, "threshold12/29.99.828.5–", textOf(rows[1]))
+	assert.Equal(t, "kayenta01/215.014.845–", textOf(rows[3]))
+	good := byID(doc, "scenario-2")
+	assert.Contains(t, textOf(nodes(good, "table", "analyzers")[0]), "kayenta01/114.9–01 of 1", "a false alarm on the good release")
+	assert.Empty(t, nodes(byID(doc, "scenario-4"), "table", "analyzers"), "crash-loop: no detections")
+}
+
+// Results without shadow answers and detections (schema version 2 before
+// they were added, or version 1) render as before: one analyzer row, no
+// detection column or table. With them, results.json round-trips.
+func TestResultsWithoutDetections(t *testing.T) {
+	strip := fixture()
+	for i := range strip.Runs {
+		r := &strip.Runs[i]
+		r.Detections, r.Trace = nil, ""
+		for j := range r.Analysis {
+			r.Analysis[j].Shadow = nil
+		}
+	}
+	dir := t.TempDir()
+	require.NoError(t, results.Write(dir, strip))
+	data, err := os.ReadFile(filepath.Join(dir, results.FileName))
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), `"shadow"`)
+	assert.NotContains(t, string(data), `"detections"`)
+	for _, f := range []*results.File{readFile(t, dir), readV1(t)} {
+		var buf bytes.Buffer
+		require.NoError(t, HTML(&buf, f, nil))
+		doc := parseHTML(t, buf.Bytes())
+		assert.NotContains(t, buf.String(), "Analyzers on the same traffic")
+		assert.NotContains(t, buf.String(), "would have detected at")
+		assert.Empty(t, find(doc, func(n *html.Node) bool { return n.Data == "g" && hasClass(n, "detection") }))
+		lanes := find(byID(doc, "run-1"), func(n *html.Node) bool { return n.Data == "text" && hasClass(n, "tick") && textOf(n) == "analyzer" })
+		assert.Len(t, lanes, 1, "the single analyzer row")
+		var md bytes.Buffer
+		require.NoError(t, Markdown(&md, f, nil))
+		assert.NotContains(t, md.String(), "Analyzers on the same traffic")
+		var ju bytes.Buffer
+		require.NoError(t, JUnit(&ju, f))
+		assert.NotContains(t, ju.String(), "detection ")
+	}
+
+	// The fields survive results.json.
+	full := fixture()
+	require.NoError(t, results.Write(dir, full))
+	back := readFile(t, dir)
+	assert.Equal(t, full.Runs[0].Detections, back.Runs[0].Detections)
+	var a, b bytes.Buffer
+	require.NoError(t, Markdown(&a, full, nil))
+	require.NoError(t, Markdown(&b, back, nil))
+	assert.Equal(t, a.String(), b.String())
+}
+
+func readFile(t *testing.T, dir string) *results.File {
+	t.Helper()
+	f, err := results.Read(dir)
+	require.NoError(t, err)
+	return f
 }
