@@ -20,9 +20,12 @@ import (
 // recordAnalysis writes the run's analysis trace beside its records, and
 // each analyzer's detection: the gating one's from what Argo was told, the
 // others' from their shadow answers (or, when Argo queried Prometheus
-// itself, from replaying the trace at Argo's measurement times).
+// itself, from replaying the trace at Argo's measurement times). A run
+// whose strategy has no analysis gets a trace too, asked every analysis
+// interval from the candidate's apply to the window's end: what each
+// analyzer would have said had the strategy had one.
 func (x *run) recordAnalysis(ctx context.Context) error {
-	if !x.traits.HasAnalysis() || x.r.Analysis == nil {
+	if x.r.Analysis == nil || x.applied.IsZero() {
 		return nil
 	}
 	calls := x.r.Analysis.Recorded(x.ns)
@@ -76,6 +79,7 @@ func (x *run) hashes(ctx context.Context, calls []results.AnalysisCall) (cand, s
 func (x *run) describeTrace(tr *analyzer.Trace) {
 	tr.ID, tr.GroundTruth = x.spec.ID, x.sc.GroundTruth
 	tr.Loop = analyzer.Loop{FailureLimit: x.sc.Analysis.FailureLimit, InconclusiveLimit: x.sc.Analysis.InconclusiveLimit}
+	tr.Params = x.sc.Analysis.Params
 	tr.Labels = map[string]string{
 		"scenario": x.sc.Name, "strategy": x.spec.Strategy, "analyzer": x.spec.Analyzer,
 		"seed": strconv.FormatInt(x.spec.Seed, 10), "stable": x.sc.Stable.Tag, "candidate": x.sc.Candidate.Tag,
@@ -90,6 +94,9 @@ func (x *run) describeTrace(tr *analyzer.Trace) {
 func (x *run) verdicts(ctx context.Context, tr *analyzer.Trace, calls []results.AnalysisCall) (map[string][]results.AnalysisVerdict, []float64) {
 	out := map[string][]results.AnalysisVerdict{}
 	info, _ := analysis.Lookup(x.spec.Analyzer)
+	if !x.traits.HasAnalysis() {
+		return x.replayAll(ctx, tr, out, x.everyInterval(tr))
+	}
 	if info.Provider != analysis.ProviderPrometheus {
 		var times []float64
 		for _, c := range calls {
@@ -128,6 +135,23 @@ func (x *run) verdicts(ctx context.Context, tr *analyzer.Trace, calls []results.
 		times[i] = t.Sub(tr.Start).Seconds()
 		out[x.spec.Analyzer] = append(out[x.spec.Analyzer], byTime[t])
 	}
+	return x.replayAll(ctx, tr, out, times)
+}
+
+// everyInterval are the analysis times of a run without analysis: every
+// scaled interval from the candidate's apply to the window's end.
+func (x *run) everyInterval(tr *analyzer.Trace) []float64 {
+	step := x.sc.Scaled(x.sc.Analysis.Interval)
+	var times []float64
+	for t := x.applied.Add(step); !t.After(x.res.Window.End); t = t.Add(step) {
+		times = append(times, t.Sub(tr.Start).Seconds())
+	}
+	return times
+}
+
+// replayAll asks every analyzer but the gating one at the times, on the
+// trace, into out.
+func (x *run) replayAll(ctx context.Context, tr *analyzer.Trace, out map[string][]results.AnalysisVerdict, times []float64) (map[string][]results.AnalysisVerdict, []float64) {
 	tr.Analyses = times
 	for _, a := range analysis.All() {
 		if a.Name() == x.spec.Analyzer {
