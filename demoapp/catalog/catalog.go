@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 // Repository is the image repository of every demo app version.
@@ -25,6 +27,8 @@ type Version struct {
 	Variant     string // "" for healthy, else the prefix: bad, slow, crash, ...
 	Good        bool   // ground truth: should a release of it be promoted?
 	Description string // what is wrong with it, and how badly
+	// RootCause is the category of its defect; none for a healthy version.
+	RootCause results.RootCause
 	// Env holds the fault defaults as KEY=VALUE, in the demo app's env names.
 	Env []string
 }
@@ -44,19 +48,20 @@ type variant struct {
 	prefix      string
 	description string
 	env         []string
+	rootCause   results.RootCause
 }
 
 // variants are the broken kinds. Their numbers are chosen so that each is
 // unambiguous at the load a scenario drives (a few hundred requests per second).
 var variants = []variant{
-	{"bad", "bad: 25% of requests fail with HTTP 500 from the start", []string{"ERROR_RATE=0.25"}},
-	{"lowerr", "bad: 2% of requests fail with HTTP 500 from the start", []string{"ERROR_RATE=0.02"}},
-	{"slow", "bad: every request is slowed by 400ms plus up to 100ms jitter", []string{"LATENCY=400ms", "LATENCY_JITTER=100ms"}},
-	{"crash", "bad: exits right after start, a crash loop; never becomes ready", []string{"CRASH_ON_START=true"}},
-	{"late", "bad: healthy for 90s after start, then 30% of requests fail (shows after promotion)", []string{"ERROR_RATE=0.3", "ONSET_DELAY=90s"}},
-	{"flaky", "bad: bursts of 20% errors for 2s every 20s (about 2% overall)", []string{"ERROR_RATE=0.2", "BURST_PERIOD=20s", "BURST_LENGTH=2s"}},
-	{"leak", "bad: leaks 8 MiB of memory per second until it is killed", []string{"LEAK_MIB_PER_SEC=8"}},
-	{"segment", "bad: every request of 10% of users (by X-User hash) fails with HTTP 500", []string{"USER_SEGMENT=0.1"}},
+	{"bad", "bad: 25% of requests fail with HTTP 500 from the start", []string{"ERROR_RATE=0.25"}, results.RootCauseErrorRate},
+	{"lowerr", "bad: 2% of requests fail with HTTP 500 from the start", []string{"ERROR_RATE=0.02"}, results.RootCauseErrorRate},
+	{"slow", "bad: every request is slowed by 400ms plus up to 100ms jitter", []string{"LATENCY=400ms", "LATENCY_JITTER=100ms"}, results.RootCauseLatency},
+	{"crash", "bad: exits right after start, a crash loop; never becomes ready", []string{"CRASH_ON_START=true"}, results.RootCauseCrash},
+	{"late", "bad: healthy for 90s after start, then 30% of requests fail (shows after promotion)", []string{"ERROR_RATE=0.3", "ONSET_DELAY=90s"}, results.RootCauseErrorRate},
+	{"flaky", "bad: bursts of 20% errors for 2s every 20s (about 2% overall)", []string{"ERROR_RATE=0.2", "BURST_PERIOD=20s", "BURST_LENGTH=2s"}, results.RootCauseErrorRate},
+	{"leak", "bad: leaks 8 MiB of memory per second until it is killed", []string{"LEAK_MIB_PER_SEC=8"}, results.RootCauseMemoryLeak},
+	{"segment", "bad: every request of 10% of users (by X-User hash) fails with HTTP 500", []string{"USER_SEGMENT=0.1"}, results.RootCauseUserSegment},
 }
 
 var (
@@ -67,11 +72,11 @@ var (
 func init() {
 	byTag = map[string]Version{}
 	for _, c := range Colors {
-		add(Version{Tag: c, Color: c, Good: true, Description: "good: healthy " + c})
+		add(Version{Tag: c, Color: c, Good: true, Description: "good: healthy " + c, RootCause: results.RootCauseNone})
 	}
 	for _, vr := range variants {
 		for _, c := range Colors {
-			add(Version{Tag: vr.prefix + "-" + c, Color: c, Variant: vr.prefix, Description: vr.description, Env: vr.env})
+			add(Version{Tag: vr.prefix + "-" + c, Color: c, Variant: vr.prefix, Description: vr.description, Env: vr.env, RootCause: vr.rootCause})
 		}
 	}
 }

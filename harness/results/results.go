@@ -50,9 +50,12 @@ type Run struct {
 	Analyzer     string      `json:"analyzer"`
 	Seed         int64       `json:"seed"`
 	GroundTruth  GroundTruth `json:"groundTruth"`
-	Stable       string      `json:"stable"`
-	Candidate    string      `json:"candidate"`
-	Namespace    string      `json:"namespace"`
+	// RootCause is the category of the release's defect, none when good:
+	// what an analyzer that names a root cause should have named.
+	RootCause RootCause `json:"rootCause,omitempty"`
+	Stable    string    `json:"stable"`
+	Candidate string    `json:"candidate"`
+	Namespace string    `json:"namespace"`
 
 	Scores
 

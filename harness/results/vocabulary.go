@@ -63,6 +63,28 @@ const (
 	AnalysisInconclusive AnalysisVerdict = "inconclusive"
 )
 
+// RootCause is the category of what is wrong with a release: what an
+// analyzer that explains itself (an LLM, an agent) should name, and what
+// each bad catalog version and each runtime fault states of itself.
+type RootCause string
+
+const (
+	RootCauseErrorRate   RootCause = "error-rate"
+	RootCauseLatency     RootCause = "latency"
+	RootCauseCrash       RootCause = "crash"
+	RootCauseMemoryLeak  RootCause = "memory-leak"
+	RootCauseReadiness   RootCause = "readiness"
+	RootCauseUserSegment RootCause = "user-segment"
+	RootCauseNone        RootCause = "none" // a good release
+	RootCauseOther       RootCause = "other"
+)
+
+// RootCauses lists every category, in report order.
+func RootCauses() []RootCause {
+	return []RootCause{RootCauseErrorRate, RootCauseLatency, RootCauseCrash, RootCauseMemoryLeak,
+		RootCauseReadiness, RootCauseUserSegment, RootCauseNone, RootCauseOther}
+}
+
 // MeasurementPhase is the phase Argo gives a completed measurement.
 type MeasurementPhase string
 

@@ -142,7 +142,7 @@ func (r *Runner) Run(ctx context.Context, spec scenario.RunSpec) (res *results.R
 	res = &results.Run{
 		ID: spec.ID, Scenario: sc.Name, ScenarioFile: sc.File, Description: sc.Description,
 		Strategy: spec.Strategy, Analyzer: spec.Analyzer, Seed: spec.Seed,
-		GroundTruth: sc.GroundTruth, Stable: sc.Stable.Tag, Candidate: sc.Candidate.Tag,
+		GroundTruth: sc.GroundTruth, RootCause: sc.RootCause, Stable: sc.Stable.Tag, Candidate: sc.Candidate.Tag,
 		Namespace: Namespace(spec.ID), StartedAt: time.Now(),
 		Load: results.Load{Profile: sc.Load.Profile.String(), Users: sc.Load.Users, SLOSeconds: sc.Load.SLO.Seconds()},
 		Logs: []results.LogExcerpt{}, Analysis: []results.AnalysisCall{}, Expectations: []results.Expectation{},

@@ -221,6 +221,7 @@ func (d *decoder) spec(sp *fields, s *Scenario) {
 	d.checkLoadTimeout(sp, s, ok)
 	d.faults(sp, s, ok.replicas, ok.timeout, ok.candidate && !sp.has("groundTruth") && s.Candidate.Good)
 	d.expect(sp, s, ok.groundTruth)
+	s.RootCause = rootCause(s)
 }
 
 // version decodes the required catalog version at key.

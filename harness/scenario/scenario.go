@@ -72,6 +72,9 @@ type Scenario struct {
 	// GroundTruth is spec.groundTruth if set, else the catalog's verdict on
 	// the candidate.
 	GroundTruth results.GroundTruth
+	// RootCause is the category of the release's defect (none when good):
+	// the candidate's, or that of a runtime fault aimed at it.
+	RootCause results.RootCause
 
 	Replicas   int
 	Load       LoadSpec
