@@ -13,8 +13,9 @@ type decision struct {
 	n          int64 // request number since the faults were set, from 1
 	delay      time.Duration
 	fail       bool
-	crashPath  bool // die now, without answering
-	crashAfter bool // die once this request is answered
+	crashPath  bool   // die now, without answering
+	crashAfter bool   // die once this request is answered
+	inject     string // a failed request also logs this line (Faults.LogInjection)
 }
 
 // decide draws the request's fate. All random draws happen here, under one
@@ -51,6 +52,9 @@ func (s *Server) decide(r *http.Request, now time.Time) decision {
 	s.rngMu.Lock()
 	defer s.rngMu.Unlock()
 	d.fail = errorRate > 0 && s.rng.Float64() < errorRate
+	if d.fail {
+		d.inject = f.LogInjection
+	}
 	if f.Latency > 0 || f.LatencyJitter > 0 {
 		if f.SlowFraction == 0 || s.rng.Float64() < f.SlowFraction {
 			d.delay = f.Latency
@@ -105,7 +109,7 @@ func (s *Server) injectFaults(next http.Handler) http.Handler {
 			sleep(r.Context(), d.delay)
 		}
 		if d.fail {
-			s.fail(w, r, d.n)
+			s.fail(w, r, d)
 		} else {
 			next.ServeHTTP(w, r)
 		}
@@ -119,15 +123,18 @@ func (s *Server) injectFaults(next http.Handler) http.Handler {
 }
 
 // fail answers 500 and logs what a real failure of this version would log.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, n int64) {
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, d decision) {
 	f := failureFor(s.cfg.Version)
 	s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 		slog.String("error", f.msg),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.String("user", r.Header.Get("X-User")),
-		slog.String("stacktrace", requestStack(1000+n, f.frames)),
+		slog.String("stacktrace", requestStack(1000+d.n, f.frames)),
 	)
+	if d.inject != "" {
+		s.log.LogAttrs(r.Context(), slog.LevelError, d.inject)
+	}
 	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal server error"})
 }
 
