@@ -490,6 +490,10 @@ func (s *Server) Trace(namespace, candidate, stable string) (*analyzer.Trace, bo
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, A2APrefix) {
+		s.serveA2A(w, r)
+		return
+	}
 	if r.URL.Path != "/analyze" {
 		http.NotFound(w, r)
 		return
@@ -499,20 +503,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "use GET"})
 		return
 	}
-	start := s.cfg.Now()
-	call := Call{Time: start}
 	q, err := s.parseQuery(r)
-	call.Query = q
-	if err != nil {
-		call.Status, call.Error = http.StatusBadRequest, err.Error()
+	call := s.call(r.Context(), q, err)
+	// Argo's web provider turns anything but 2xx into a measurement Error.
+	if call.Status != http.StatusOK {
+		writeJSON(w, call.Status, map[string]string{"error": call.Error})
+		return
+	}
+	writeJSON(w, http.StatusOK, call.Verdict)
+}
+
+// call answers a parsed query (or records why it could not be parsed),
+// asks the other analyzers in shadow, and keeps the call.
+func (s *Server) call(ctx context.Context, q Query, parseErr error) Call {
+	start := s.cfg.Now()
+	call := Call{Time: start, Query: q}
+	if parseErr != nil {
+		call.Status, call.Error = http.StatusBadRequest, parseErr.Error()
 	} else {
-		v, in, err := s.Analyze(r.Context(), q)
+		v, in, err := s.Analyze(ctx, q)
 		call.Candidates, call.Now = len(in.Pods), in.Now
 		if err != nil {
 			call.Status, call.Error = http.StatusInternalServerError, err.Error()
 		} else {
 			call.Status, call.Verdict = http.StatusOK, finite(v)
-			call.Shadow = s.shadow(r.Context(), q.Analyzer, in)
+			call.Shadow = s.shadow(ctx, q.Analyzer, in)
 		}
 	}
 	call.Duration = s.cfg.Now().Sub(start)
@@ -525,12 +540,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.OnCall != nil {
 		s.cfg.OnCall(call)
 	}
-	// Argo's web provider turns anything but 2xx into a measurement Error.
-	if call.Status != http.StatusOK {
-		writeJSON(w, call.Status, map[string]string{"error": call.Error})
-		return
-	}
-	writeJSON(w, http.StatusOK, call.Verdict)
+	return call
 }
 
 // finite keeps NaN and infinities, which JSON cannot carry, out of answers.
