@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/blastradius/blastradius/harness/internal/retryafter"
 )
 
 // Limits of the client.
@@ -163,24 +164,11 @@ func (c *Client) post(ctx context.Context, body []byte, rec *Record) ([]byte, ti
 	return full, 0, nil
 }
 
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date;
-// retryWait when it is absent or unreadable.
+// retryAfter is the wait a Retry-After header asks for; retryWait when it
+// is absent or unreadable.
 func retryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return retryWait
-	}
-	if s, err := strconv.Atoi(h); err == nil {
-		if s < 0 {
-			return retryWait
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-		return 0
+	if d, ok := retryafter.Parse(http.Header{"Retry-After": {h}}, now); ok {
+		return d
 	}
 	return retryWait
 }

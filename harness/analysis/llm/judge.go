@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/blastradius/blastradius/harness/analyzer"
+	"github.com/blastradius/blastradius/harness/internal/retryafter"
 	"github.com/blastradius/blastradius/harness/results"
 )
 
@@ -246,7 +245,7 @@ func (c *Client) attempt(ctx context.Context, format, user string) attemptResult
 			r.failure = FailureRejected
 		}
 		if (r.status == http.StatusTooManyRequests || r.status == http.StatusServiceUnavailable) && resp != nil {
-			r.retryAfter = retryAfter(resp.Header, time.Now())
+			r.retryAfter, _ = retryafter.Parse(resp.Header, time.Now())
 		}
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		r.failure, r.retryable = FailureTimeout, true
@@ -322,30 +321,6 @@ func errorText(apiErr *openai.Error, resp *http.Response) string {
 		parts = append(parts, string(b))
 	}
 	return oneLine(strings.Join(parts, "; "), 300)
-}
-
-// retryAfter reads Retry-After (seconds or an HTTP date) and the
-// retry-after-ms header some servers send; 0 when absent or invalid.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := h.Get("Retry-After-Ms"); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 && !math.IsInf(ms, 0) {
-			return time.Duration(ms * float64(time.Millisecond))
-		}
-	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s <= 0 || s > 24*3600 {
-			return 0
-		}
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // backoff is the wait before retry n (0-based) without Retry-After.
