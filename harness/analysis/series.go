@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -128,11 +129,4 @@ func (p *pod) delta(cur snapshot, bounds []float64, young time.Time) (analyzer.P
 }
 
 // bounds lists a snapshot's finite bucket bounds, ascending.
-func (s *snapshot) bounds() []float64 {
-	out := make([]float64, 0, len(s.buckets))
-	for ub := range s.buckets {
-		out = append(out, ub)
-	}
-	slices.Sort(out)
-	return out
-}
+func (s *snapshot) bounds() []float64 { return slices.Sorted(maps.Keys(s.buckets)) }

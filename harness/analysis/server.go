@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -212,14 +213,7 @@ func (s *Server) Calls() []Call {
 }
 
 // Analyzers lists the analyzers served, sorted.
-func (s *Server) Analyzers() []string {
-	names := make([]string, 0, len(s.byName))
-	for n := range s.byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+func (s *Server) Analyzers() []string { return slices.Sorted(maps.Keys(s.byName)) }
 
 // Recorded returns the calls for one namespace as results.json keeps them.
 func (s *Server) Recorded(namespace string) []results.AnalysisCall {
