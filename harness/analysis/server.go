@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/blastradius/blastradius/harness/analyzer"
@@ -27,12 +28,19 @@ import (
 // Config configures a Server. Only Client is required.
 type Config struct {
 	Client kubernetes.Interface
+	// Dynamic, when set, reads the Rollout for the external analyzers'
+	// Context (step and set weight); without it they are unknown.
+	Dynamic dynamic.Interface
 	// PodURL is the base URL of a pod's port as the harness reaches it; the
 	// platform knows. Default: http://<podIP>:<port>.
 	PodURL      func(ctx context.Context, pod *corev1.Pod, port int) (string, error)
 	MetricsPort int // default 8080
-	// Analyzers served by name; default one of each in the catalog.
+	// Analyzers served by name; default the builtin ones (Builtin).
 	Analyzers []Analyzer
+	// ShadowExternal asks the external analyzers (llm, agent) in shadow
+	// too; off, they answer only the calls that name them, as each of
+	// their answers costs time and money.
+	ShadowExternal bool
 	// Defaults fill in parameters a query leaves out; default analyzer.Defaults.
 	Defaults Params
 	// ScrapeInterval is how often pods of active namespaces are scraped
@@ -103,7 +111,7 @@ func NewServer(cfg Config) *Server {
 		cfg.MetricsPort = 8080
 	}
 	if len(cfg.Analyzers) == 0 {
-		cfg.Analyzers = All()
+		cfg.Analyzers = Builtin()
 	}
 	cfg.Defaults = cfg.Defaults.WithDefaults()
 	cfg.ScrapeInterval = cmpOr(cfg.ScrapeInterval, time.Second)
@@ -231,7 +239,7 @@ func (c Call) Record() results.AnalysisCall {
 	return results.AnalysisCall{
 		Time: c.Time, Analyzer: c.Analyzer, Hash: c.Hash, StableHash: c.StableHash, Verdict: c.Verdict.Verdict, Value: c.Verdict.Value,
 		P99Seconds: c.Verdict.P99, Requests: c.Verdict.Requests, Explanation: c.Verdict.Explanation, Error: c.Error,
-		Shadow: c.Shadow,
+		Shadow: c.Shadow, Category: c.Verdict.Category, AI: c.Verdict.AI,
 	}
 }
 
@@ -437,15 +445,42 @@ func (s *Server) Analyze(ctx context.Context, q Query) (Verdict, Input, error) {
 	in.Step = s.cfg.ScrapeInterval.Seconds()
 	in.Pods = s.candidatePods(q.Namespace, q.Hash, to.Add(-in.Params.Window))
 	s.mu.Unlock()
+	if s.readsContext(q.Analyzer) {
+		in.Context = s.readContext(ctx, q, in.Now)
+		s.mu.Lock()
+		if tl := s.timelines[q.Namespace]; tl != nil {
+			tl.contexts = append(tl.contexts, in.Context)
+		}
+		s.mu.Unlock()
+	} else {
+		in.Context = analyzer.Unknown
+	}
 	v, err := a.Analyze(ctx, in)
 	return v, in, err
 }
 
-// shadow asks every analyzer but the gating one about the same input.
+// readsContext reports whether a call gated by the named analyzer needs
+// the Context: an external analyzer answers it, gating or in shadow.
+func (s *Server) readsContext(gating string) bool {
+	if IsExternal(gating) {
+		return true
+	}
+	if s.cfg.ShadowExternal {
+		for _, a := range s.analyzers {
+			if IsExternal(a.Name()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// shadow asks every analyzer but the gating one about the same input
+// (external ones only with ShadowExternal).
 func (s *Server) shadow(ctx context.Context, gating string, in Input) []results.ShadowAnswer {
 	out := []results.ShadowAnswer{}
 	for _, a := range s.analyzers {
-		if a.Name() == gating {
+		if a.Name() == gating || (IsExternal(a.Name()) && !s.cfg.ShadowExternal) {
 			continue
 		}
 		v, err := a.Analyze(ctx, in)
@@ -453,7 +488,8 @@ func (s *Server) shadow(ctx context.Context, gating string, in Input) []results.
 			v = Verdict{Explanation: "error: " + err.Error()}
 		}
 		v = finite(v)
-		out = append(out, results.ShadowAnswer{Analyzer: a.Name(), Verdict: v.Verdict, Value: v.Value, Explanation: v.Explanation})
+		out = append(out, results.ShadowAnswer{Analyzer: a.Name(), Verdict: v.Verdict, Value: v.Value, Explanation: v.Explanation,
+			Category: v.Category, AI: v.AI})
 	}
 	return out
 }
@@ -472,7 +508,7 @@ func (s *Server) Trace(namespace, candidate, stable string) (*analyzer.Trace, bo
 		Version: analyzer.TraceVersion, Source: analyzer.SourceRecorded, Start: tl.start,
 		Step: s.cfg.ScrapeInterval.Seconds(), Bounds: slices.Clone(tl.bounds),
 		Candidate: slices.Clone(tl.points[candidate]), Stable: slices.Clone(tl.points[stable]),
-		Analyses: slices.Clone(tl.calls), Params: s.cfg.Defaults,
+		Analyses: slices.Clone(tl.calls), Contexts: slices.Clone(tl.contexts), Params: s.cfg.Defaults,
 	}
 	for _, c := range s.calls {
 		if c.Namespace == namespace && c.Status == http.StatusOK {
@@ -634,6 +670,25 @@ func (s *Server) parseQuery(r *http.Request) (Query, error) {
 			return bad("scrapeInterval", "%q is not a positive duration", x)
 		}
 		q.ScrapeInterval = d
+	}
+	if x := v.Get("budget"); x != "" {
+		d, err := parseDuration(x)
+		if err != nil || d <= 0 {
+			return bad("budget", "%q is not a positive duration", x)
+		}
+		q.Budget = d
+	}
+	if x := v.Get("policy"); x != "" {
+		if !slices.Contains(results.Policies(), results.FailurePolicy(x)) {
+			return bad("policy", "%q is none of %v", x, results.Policies())
+		}
+		q.Policy = results.FailurePolicy(x)
+	}
+	if x := v.Get("chaos"); x != "" {
+		if !slices.Contains(results.ChaosModes(), results.Chaos(x)) {
+			return bad("chaos", "%q is none of %v", x, results.ChaosModes())
+		}
+		q.Chaos = results.Chaos(x)
 	}
 	if x := v.Get("minRequests"); x != "" {
 		n, err := strconv.Atoi(x)

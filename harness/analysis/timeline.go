@@ -16,6 +16,9 @@ type timeline struct {
 	points map[string][]analyzer.Point // by hash, T ascending
 	last   time.Time                   // the latest collect
 	calls  []float64                   // analysis times, seconds since start
+	// contexts are what the external analyzers were shown, per call that
+	// read one.
+	contexts []analyzer.Context
 }
 
 func newTimeline(start time.Time) *timeline {

@@ -46,7 +46,37 @@ type Input struct {
 	// Pods are the candidate's pods as the live endpoint saw them, for
 	// explanations only (nil in a replay): a verdict must not depend on them.
 	Pods []Pod
+	// Context is what is known besides the counters, for the analyzers
+	// that read it (llm, agent); a trace records it with each call.
+	Context Context
 }
+
+// Context is what an analysis knows besides the counters: which release is
+// judged, where the rollout stands, and log excerpts of both versions. The
+// live endpoint reads it from the cluster at each call for the analyzers
+// that read it; a trace keeps it per call, so a replay sees the same.
+type Context struct {
+	T             float64 `json:"t"` // when it was read, seconds since the trace's start
+	Namespace     string  `json:"namespace,omitempty"`
+	Rollout       string  `json:"rollout,omitempty"`
+	CandidateHash string  `json:"candidateHash,omitempty"`
+	StableHash    string  `json:"stableHash,omitempty"`
+	App           string  `json:"app,omitempty"`  // the pods' app label
+	Step          int     `json:"step"`           // Argo's currentStepIndex; -1 unknown
+	Steps         int     `json:"steps"`          // steps of the strategy; 0 unknown
+	SetWeight     float64 `json:"setWeight"`      // the candidate's set weight, percent; -1 unknown
+	Logs          []Logs  `json:"logs,omitempty"` // stable first, then candidate
+}
+
+// Logs are one version's recent log lines, oldest first: text from the
+// pods, untrusted.
+type Logs struct {
+	Version string   `json:"version"` // "stable" or "candidate"
+	Lines   []string `json:"lines"`
+}
+
+// Unknown is the Context of an analysis that knows nothing but counters.
+var Unknown = Context{Step: -1, SetWeight: -1}
 
 // Pod is one candidate pod at the analysis time, live only.
 type Pod struct {
@@ -67,6 +97,11 @@ type Verdict struct {
 	Confidence  float64                 `json:"confidence"`  // 0..1
 	Explanation string                  `json:"explanation"` // for people reading the AnalysisRun
 	Cost        float64                 `json:"cost"`        // what the verdict cost (e.g. LLM dollars); 0 for metrics
+	// Category is the root cause the analyzer names for a fail; empty when
+	// it names none.
+	Category results.RootCause `json:"category,omitempty"`
+	// AI is an AI analyzer's call record (never sent to Argo).
+	AI *results.AICall `json:"-"`
 }
 
 // Params are every analyzer's parameters; each reads its own. They come
@@ -94,6 +129,12 @@ type Params struct {
 	Alpha      float64 `json:"alpha"`      // false-alarm probability
 	Beta       float64 `json:"beta"`       // sprt: probability of missing an increase of EffectSize
 	EffectSize float64 `json:"effectSize"` // sprt: the error-rate increase (fraction, absolute) to detect
+
+	// llm and agent: what a failed call becomes, how long one analysis may
+	// take, and a failure injected on the way to the model or agent.
+	Policy results.FailurePolicy `json:"policy,omitempty"` // "": inconclusive
+	Budget time.Duration         `json:"budget,omitempty"` // 0: the analyzer's default
+	Chaos  results.Chaos         `json:"chaos,omitempty"`
 }
 
 // Defaults are the parameters a query or scenario leaves out; docs/analyzers.md

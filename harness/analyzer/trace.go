@@ -35,6 +35,10 @@ type Trace struct {
 	// Analyses are the times (seconds since Start) the analysis measured,
 	// in order; a replay asks every analyzer at these times.
 	Analyses []float64 `json:"analyses"`
+	// Contexts are what the analyses knew besides the counters, in time
+	// order, for the analyzers that read them (llm, agent); a replay at T
+	// sees the last one read at or before T.
+	Contexts []Context `json:"contexts,omitempty"`
 	// Loop is how Argo turned measurements into a decision in this run.
 	Loop   Loop   `json:"loop"`
 	Params Params `json:"params"`
@@ -65,8 +69,20 @@ func (t *Trace) At(now float64) Input {
 	return Input{
 		Now: now, Step: t.Step, Bounds: t.Bounds,
 		Stable: Upto(t.Stable, now), Candidate: Upto(t.Candidate, now),
-		Params: t.Params.WithDefaults(),
+		Params: t.Params.WithDefaults(), Context: t.ContextAt(now),
 	}
+}
+
+// ContextAt is the last context read at or before now, Unknown if none.
+func (t *Trace) ContextAt(now float64) Context {
+	c := Unknown
+	for _, x := range t.Contexts {
+		if x.T > now {
+			break
+		}
+		c = x
+	}
+	return c
 }
 
 // Validate checks what a replay relies on.

@@ -19,11 +19,15 @@ func statistical() []analyzer.Analyzer {
 	var out []analyzer.Analyzer
 	for _, a := range analysis.Catalog() {
 		if slices.Contains([]string{"kayenta", "sprt", "sequential"}, a.Name) {
-			out = append(out, a.New())
+			b, err := a.New(analysis.Settings{})
+			if err != nil {
+				panic(err)
+			}
+			out = append(out, b)
 		}
 	}
 	if len(out) == 0 {
-		return analysis.All()
+		return analysis.Builtin()
 	}
 	return out
 }

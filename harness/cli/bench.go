@@ -100,12 +100,15 @@ func writeSynthetic(path string, cases int, seed uint64) (bench.Counts, error) {
 
 func newBenchAnalyzersCmd() *cobra.Command {
 	var corpus, out, baseline string
+	var ai aiOptions
 	cmd := &cobra.Command{
 		Use:   "analyzers --corpus DIR[,DIR...] --out OUT",
 		Short: "Replay a corpus through every analyzer; write OUT/bench.json and OUT/bench.html",
 		Long: `Replay every trace of the corpus (*.ndjson and *.ndjson.gz files, found
-recursively in each directory, or named) through every analyzer of the catalog
-and write OUT/bench.json and OUT/bench.html. With --baseline, compare with an
+recursively in each directory, or named) through every builtin analyzer of the
+catalog, and through llm and agent when they are configured (best from a
+recording: --llm-replay DIR answers every call from it, so a regression bench
+of an AI analyzer costs nothing once recorded), and write OUT/bench.json and OUT/bench.html. With --baseline, compare with an
 earlier bench.json and exit with status 1 if any analyzer got worse beyond
 noise (docs/bench.md). Bad input (a corpus or baseline that cannot be read)
 exits with status 2, naming the file and line.`,
@@ -129,7 +132,11 @@ exits with status 2, naming the file and line.`,
 					paths = append(paths, p)
 				}
 			}
-			res, err := bench.Run(cmd.Context(), paths, analysis.All())
+			externals, err := ai.externals(ai.configured())
+			if err != nil {
+				return &exitError{code: ExitHarness, err: err}
+			}
+			res, err := bench.Run(cmd.Context(), paths, append(analysis.Builtin(), externals...))
 			if err != nil {
 				return &exitError{code: ExitHarness, err: err}
 			}
@@ -158,6 +165,8 @@ exits with status 2, naming the file and line.`,
 	f.StringVar(&corpus, "corpus", "", "trace files or directories, comma-separated")
 	f.StringVar(&out, "out", "", "directory for bench.json and bench.html")
 	f.StringVar(&baseline, "baseline", "", "an earlier bench.json to compare with")
+	ai.register(f)
+	_ = f.MarkHidden("shadow-external") // the bench asks every analyzer it has on every trace
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/blastradius/blastradius/harness/analysis"
+	"github.com/blastradius/blastradius/harness/analysis/llm"
 	"github.com/blastradius/blastradius/harness/platform"
 	"github.com/blastradius/blastradius/harness/scenario"
 	"github.com/blastradius/blastradius/harness/strategy"
@@ -36,13 +37,19 @@ func TestCatalogsReachEveryReader(t *testing.T) {
 		assert.Equal(t, tr.Canary || tr.BlueGreen, tr.Rollout, "%s: only an Argo Rollout walks steps or switches Services", name)
 	}
 
-	srv := analysis.NewServer(analysis.Config{})
+	// Settings that build every analyzer; nothing is called.
+	set := analysis.Settings{LLM: llm.Config{BaseURL: "http://127.0.0.1:9/v1", Model: "m"}, AgentURL: "http://127.0.0.1:9"}
+	all, err := analysis.Build(set, analysis.Names()...)
+	require.NoError(t, err)
+	srv := analysis.NewServer(analysis.Config{Analyzers: all})
 	for _, a := range analysis.Catalog() {
-		assert.Equal(t, a.Name, a.New().Name(), "the catalog's name is the analyzer's")
+		built, err := a.New(set)
+		require.NoError(t, err, a.Name)
+		assert.Equal(t, a.Name, built.Name(), "the catalog's name is the analyzer's")
 		assert.NotEmpty(t, a.Description, a.Name)
 		assert.Contains(t, help, a.Name, "run --help lists %s", a.Name)
 		assert.Contains(t, docs, a.Name, "docs/scenarios.md names %s", a.Name)
-		_, err := scenario.ParseFilter("analyzer=" + a.Name)
+		_, err = scenario.ParseFilter("analyzer=" + a.Name)
 		assert.NoError(t, err, "--only accepts %s", a.Name)
 		assert.Contains(t, srv.Analyzers(), a.Name, "the endpoint serves %s", a.Name)
 	}

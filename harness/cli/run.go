@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/blastradius/blastradius/harness/analysis"
@@ -33,6 +35,7 @@ type runOptions struct {
 	parallel int
 	binDir   string
 	quiet    bool
+	ai       aiOptions
 }
 
 func newRunCmd() *cobra.Command {
@@ -68,6 +71,7 @@ expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 	f.IntVar(&o.parallel, "parallel", 1, "runs at once (each in its own namespace)")
 	f.StringVar(&o.binDir, "bin", "", "directory of the tools built by make tools (default: $BLASTRADIUS_BIN, else ./bin)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no per-second progress lines")
+	o.ai.register(f)
 	return cmd
 }
 
@@ -75,6 +79,13 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 	specs, err := planRuns(stderr, o, args, seed)
 	if err != nil {
 		return err
+	}
+	externals, err := o.ai.externals(gatingAnalyzers(specs))
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(stderr, line)
+		}
+		return &exitError{code: ExitHarness, err: errors.New("the external analyzers are not configured: nothing was run")}
 	}
 	rs := &runSet{out: o.out, stderr: stderr, specs: specs, set: &results.File{SchemaVersion: results.SchemaVersion,
 		Environment: results.Environment{Platform: o.platform, Harness: Version, GoVersion: runtime.Version(),
@@ -98,7 +109,7 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 		}
 	}()
 	rs.set.Environment.Kubernetes, rs.set.Environment.ArgoRollouts, _ = cluster.Versions(ctx)
-	r, stop, err := newRunner(ctx, cluster, o.out)
+	r, stop, err := newRunner(ctx, cluster, o.out, externals, o.ai.shadowExternal)
 	if err != nil {
 		return &exitError{code: ExitHarness, err: err}
 	}
@@ -141,12 +152,17 @@ func planRuns(stderr io.Writer, o runOptions, args []string, seed *int64) ([]sce
 
 // newRunner starts the analysis endpoint on the cluster and returns a
 // runner served by it, and the func that stops the endpoint.
-func newRunner(ctx context.Context, cluster platform.Platform, out string) (*runner.Runner, func(), error) {
+func newRunner(ctx context.Context, cluster platform.Platform, out string, externals []analysis.Analyzer, shadowExternal bool) (*runner.Runner, func(), error) {
 	client, err := kubernetes.NewForConfig(cluster.RESTConfig())
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := analysis.NewServer(analysis.Config{Client: client, PodURL: cluster.PodURL})
+	dyn, err := dynamic.NewForConfig(cluster.RESTConfig())
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := analysis.NewServer(analysis.Config{Client: client, Dynamic: dyn, PodURL: cluster.PodURL,
+		Analyzers: append(analysis.Builtin(), externals...), ShadowExternal: shadowExternal})
 	url, err := srv.Start(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("analysis endpoint: %w", err)
@@ -156,6 +172,15 @@ func newRunner(ctx context.Context, cluster platform.Platform, out string) (*run
 	// with the reason; the others do not need it.
 	r.PrometheusURL, _ = cluster.PrometheusURL(ctx)
 	return r, func() { srv.Close() }, nil
+}
+
+// gatingAnalyzers are the analyzers the runs are gated by.
+func gatingAnalyzers(specs []scenario.RunSpec) []string {
+	var out []string
+	for _, s := range specs {
+		out = append(out, s.Analyzer)
+	}
+	return out
 }
 
 // runSet is a run set in progress: results.json is rewritten after every

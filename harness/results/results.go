@@ -85,6 +85,9 @@ type Run struct {
 	// Detections say, per analyzer, when it failed (gating) or would have
 	// failed (shadow) the release on this run's traffic.
 	Detections []Detection `json:"detections,omitempty"`
+	// RootCauseCorrect is the gating analyzer's Detection.RootCauseCorrect:
+	// whether it named the bad release's root cause when it stopped it.
+	RootCauseCorrect *bool `json:"rootCauseCorrect,omitempty"`
 }
 
 // Detection is one analyzer's record over a run's measurements. The gating
@@ -106,6 +109,14 @@ type Detection struct {
 	// that were sent before DetectedAt: the blast radius had this analyzer
 	// gated (an upper bound: Argo's abort takes a moment more).
 	FailedBeforeDetect *int64 `json:"failedBeforeDetect"`
+	// Category is the root cause the analyzer named when it detected (its
+	// first failing answer's), empty if it names none.
+	Category RootCause `json:"category,omitempty"`
+	// RootCauseCorrect says whether Category is the release's RootCause:
+	// set on a bad release the analyzer detected and named a category for.
+	RootCauseCorrect *bool `json:"rootCauseCorrect,omitempty"`
+	// AI sums an AI analyzer's calls in this run; nil for the others.
+	AI *AIUsage `json:"ai,omitempty"`
 }
 
 // Expectation is one check of a scenario's expect block.
@@ -140,6 +151,9 @@ type AnalysisCall struct {
 	Requests    float64         `json:"requests"`
 	Explanation string          `json:"explanation"`
 	Error       string          `json:"error,omitempty"`
+	// Category is the root cause the analyzer named, if it names one.
+	Category RootCause `json:"category,omitempty"`
+	AI       *AICall   `json:"ai,omitempty"` // AI analyzers only
 	// Shadow are the other analyzers' answers on the same window, which
 	// went nowhere.
 	Shadow []ShadowAnswer `json:"shadow,omitempty"`
@@ -151,6 +165,8 @@ type ShadowAnswer struct {
 	Verdict     AnalysisVerdict `json:"verdict"`
 	Value       float64         `json:"value"`
 	Explanation string          `json:"explanation"`
+	Category    RootCause       `json:"category,omitempty"`
+	AI          *AICall         `json:"ai,omitempty"`
 }
 
 // LogExcerpt is the tail of one container's log.
@@ -229,4 +245,52 @@ func Read(path string) (*File, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
+}
+
+// AICall is what one answer of an AI analyzer (llm, agent) cost and said
+// beyond its verdict. Model, RootCause, Remediation and Raw come from the
+// model or agent: untrusted text, escaped wherever shown.
+type AICall struct {
+	Model            string        `json:"model,omitempty"`
+	LatencySeconds   float64       `json:"latencySeconds"` // the whole call, retries and waits included
+	Attempts         int           `json:"attempts"`       // HTTP requests sent
+	Retries          int           `json:"retries"`
+	Status           int           `json:"status"` // HTTP status of the last attempt, 0 without one
+	PromptTokens     int64         `json:"promptTokens"`
+	CompletionTokens int64         `json:"completionTokens"`
+	CostUSD          float64       `json:"costUSD"`
+	Failure          string        `json:"failure,omitempty"` // timeout, rate-limited, server-error, transport, rejected, refusal, unparseable; empty when answered
+	Policy           FailurePolicy `json:"policy"`            // what a failure became
+	Chaos            Chaos         `json:"chaos,omitempty"`   // injected on this call
+	RootCause        string        `json:"rootCause,omitempty"`
+	Remediation      string        `json:"remediation,omitempty"`
+	Raw              string        `json:"raw,omitempty"` // the answer as received, bounded
+}
+
+// AIUsage sums an AI analyzer's calls over a run: the cost and latency of
+// its decisions.
+type AIUsage struct {
+	Calls              int            `json:"calls"`
+	Failures           map[string]int `json:"failures,omitempty"` // by AICall.Failure
+	PromptTokens       int64          `json:"promptTokens"`
+	CompletionTokens   int64          `json:"completionTokens"`
+	CostUSD            float64        `json:"costUSD"`
+	MeanLatencySeconds float64        `json:"meanLatencySeconds"`
+	MaxLatencySeconds  float64        `json:"maxLatencySeconds"`
+}
+
+// Add counts one call in.
+func (u *AIUsage) Add(c AICall) {
+	u.MeanLatencySeconds = (u.MeanLatencySeconds*float64(u.Calls) + c.LatencySeconds) / float64(u.Calls+1)
+	u.Calls++
+	u.MaxLatencySeconds = max(u.MaxLatencySeconds, c.LatencySeconds)
+	u.PromptTokens += c.PromptTokens
+	u.CompletionTokens += c.CompletionTokens
+	u.CostUSD += c.CostUSD
+	if c.Failure != "" {
+		if u.Failures == nil {
+			u.Failures = map[string]int{}
+		}
+		u.Failures[c.Failure]++
+	}
 }

@@ -142,3 +142,57 @@ func (o Outcome) DecisionEvent() (EventKind, bool) {
 	}
 	return "", false
 }
+
+// FailurePolicy says what verdict an AI analyzer's failed call (a timeout,
+// a refusal, a 429 or 5xx past its retries, an unparseable answer) becomes.
+type FailurePolicy string
+
+const (
+	PolicyInconclusive FailurePolicy = "inconclusive" // the default: Argo counts it against inconclusiveLimit
+	PolicyFailOpen     FailurePolicy = "failOpen"     // pass: the rollout goes on
+	PolicyFailClosed   FailurePolicy = "failClosed"   // fail: the rollout is stopped
+)
+
+// Policies lists every failure policy.
+func Policies() []FailurePolicy {
+	return []FailurePolicy{PolicyInconclusive, PolicyFailOpen, PolicyFailClosed}
+}
+
+// Verdict is the verdict a failed call becomes under p ("" is inconclusive).
+func (p FailurePolicy) Verdict() AnalysisVerdict {
+	switch p {
+	case PolicyFailOpen:
+		return AnalysisPass
+	case PolicyFailClosed:
+		return AnalysisFail
+	}
+	return AnalysisInconclusive
+}
+
+// Chaos is a failure injected on an AI analyzer's path to its model or
+// agent, on every call of a run: what the analyzer's failure policy is
+// there for.
+type Chaos string
+
+const (
+	ChaosNone        Chaos = ""
+	ChaosDown        Chaos = "down"         // connection refused
+	ChaosSlow        Chaos = "slow"         // no answer until the call's budget runs out
+	ChaosRateLimited Chaos = "rate-limited" // 429 with Retry-After
+	ChaosServerError Chaos = "server-error" // 500
+	ChaosGarbage     Chaos = "garbage"      // 200 with a body that is not the API's JSON
+	ChaosProse       Chaos = "prose"        // the answer's JSON inside prose
+	ChaosFenced      Chaos = "fenced"       // the answer's JSON inside a Markdown code fence
+	ChaosNoPromote   Chaos = "no-promote"   // the answer without its promote field
+)
+
+// ChaosModes lists every chaos mode, in report order.
+func ChaosModes() []Chaos {
+	return []Chaos{ChaosDown, ChaosSlow, ChaosRateLimited, ChaosServerError, ChaosGarbage, ChaosProse, ChaosFenced, ChaosNoPromote}
+}
+
+// NeedsAnswer reports whether the mode transforms a real answer (and so
+// needs the model or agent to answer) rather than replacing it.
+func (c Chaos) NeedsAnswer() bool {
+	return c == ChaosProse || c == ChaosFenced || c == ChaosNoPromote
+}

@@ -91,8 +91,8 @@ func (x *run) describeTrace(tr *analyzer.Trace) {
 }
 
 // verdicts are every analyzer's answers at the run's analysis times.
-func (x *run) verdicts(ctx context.Context, tr *analyzer.Trace, calls []results.AnalysisCall) (map[string][]results.AnalysisVerdict, []float64) {
-	out := map[string][]results.AnalysisVerdict{}
+func (x *run) verdicts(ctx context.Context, tr *analyzer.Trace, calls []results.AnalysisCall) (map[string][]answer, []float64) {
+	out := map[string][]answer{}
 	info, _ := analysis.Lookup(x.spec.Analyzer)
 	if !x.traits.HasAnalysis() {
 		return x.replayAll(ctx, tr, out, x.everyInterval(tr))
@@ -104,9 +104,9 @@ func (x *run) verdicts(ctx context.Context, tr *analyzer.Trace, calls []results.
 				continue
 			}
 			times = append(times, c.Time.Sub(tr.Start).Seconds())
-			out[c.Analyzer] = append(out[c.Analyzer], c.Verdict)
+			out[c.Analyzer] = append(out[c.Analyzer], answer{c.Verdict, c.Category, c.AI})
 			for _, s := range c.Shadow {
-				out[s.Analyzer] = append(out[s.Analyzer], s.Verdict)
+				out[s.Analyzer] = append(out[s.Analyzer], answer{s.Verdict, s.Category, s.AI})
 			}
 		}
 		// The endpoint's own analysis times are exact (a call's time is
@@ -133,7 +133,7 @@ func (x *run) verdicts(ctx context.Context, tr *analyzer.Trace, calls []results.
 	times := make([]float64, len(instants))
 	for i, t := range instants {
 		times[i] = t.Sub(tr.Start).Seconds()
-		out[x.spec.Analyzer] = append(out[x.spec.Analyzer], byTime[t])
+		out[x.spec.Analyzer] = append(out[x.spec.Analyzer], answer{Verdict: byTime[t]})
 	}
 	return x.replayAll(ctx, tr, out, times)
 }
@@ -149,11 +149,12 @@ func (x *run) everyInterval(tr *analyzer.Trace) []float64 {
 	return times
 }
 
-// replayAll asks every analyzer but the gating one at the times, on the
-// trace, into out.
-func (x *run) replayAll(ctx context.Context, tr *analyzer.Trace, out map[string][]results.AnalysisVerdict, times []float64) (map[string][]results.AnalysisVerdict, []float64) {
+// replayAll asks every builtin analyzer but the gating one at the times,
+// on the trace, into out. The external ones are not replayed: each answer
+// would cost a model call.
+func (x *run) replayAll(ctx context.Context, tr *analyzer.Trace, out map[string][]answer, times []float64) (map[string][]answer, []float64) {
 	tr.Analyses = times
-	for _, a := range analysis.All() {
+	for _, a := range analysis.Builtin() {
 		if a.Name() == x.spec.Analyzer {
 			continue
 		}
@@ -162,7 +163,7 @@ func (x *run) replayAll(ctx context.Context, tr *analyzer.Trace, out map[string]
 			continue
 		}
 		for _, v := range d.Verdicts {
-			out[a.Name()] = append(out[a.Name()], v.Verdict)
+			out[a.Name()] = append(out[a.Name()], answer{v.Verdict, v.Category, v.AI})
 		}
 	}
 	return out, times
@@ -189,7 +190,7 @@ func worse(a, b results.AnalysisVerdict) results.AnalysisVerdict {
 
 // detections apply Argo's failure limit to each analyzer's answers and
 // count, from the records, what had failed by then.
-func (x *run) detections(tr *analyzer.Trace, verdicts map[string][]results.AnalysisVerdict) error {
+func (x *run) detections(tr *analyzer.Trace, verdicts map[string][]answer) error {
 	var marks []time.Time
 	for _, info := range analysis.Catalog() {
 		vs, ok := verdicts[info.Name]
@@ -200,10 +201,26 @@ func (x *run) detections(tr *analyzer.Trace, verdicts map[string][]results.Analy
 		var failed, inconclusive int
 		det := results.Detection{Analyzer: info.Name, Gating: info.Name == x.spec.Analyzer, Measurements: len(vs)}
 		for i, v := range vs {
-			if v == results.AnalysisFail {
+			if v.Verdict == results.AnalysisFail {
 				det.Failed++
 			}
-			d.Decide(tr.Analyses[i], v, &failed, &inconclusive, tr.Loop)
+			if v.AI != nil {
+				if det.AI == nil {
+					det.AI = &results.AIUsage{}
+				}
+				det.AI.Add(*v.AI)
+			}
+			before := d.Failed
+			d.Decide(tr.Analyses[i], v.Verdict, &failed, &inconclusive, tr.Loop)
+			if before == nil && d.Failed != nil {
+				det.Category = v.Category
+			}
+		}
+		if d.Failed != nil && det.Category != "" && x.sc.GroundTruth == results.Bad {
+			det.RootCauseCorrect = ptr(det.Category == x.sc.RootCause)
+		}
+		if det.Gating {
+			x.res.RootCauseCorrect = det.RootCauseCorrect
 		}
 		if d.Failed != nil {
 			at := tr.Start.Add(time.Duration(*d.Failed * float64(time.Second)))
@@ -239,3 +256,10 @@ func (x *run) detections(tr *analyzer.Trace, verdicts map[string][]results.Analy
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// answer is one analyzer's answer to one measurement, as the run keeps it.
+type answer struct {
+	Verdict  results.AnalysisVerdict
+	Category results.RootCause
+	AI       *results.AICall
+}

@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/blastradius/blastradius/harness/analysis"
 	"github.com/blastradius/blastradius/harness/fault"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/strategy"
@@ -35,27 +36,7 @@ func (x *run) candidateLogs(ctx context.Context) []results.LogExcerpt {
 			continue
 		}
 		out = append(out, results.LogExcerpt{Pod: pods[i].Name, Container: strategy.ContainerName,
-			Version: x.sc.Candidate.Tag, Lines: strings.Join(excerpt(string(data)), "\n")})
+			Version: x.sc.Candidate.Tag, Lines: strings.Join(analysis.Excerpt(string(data), logExcerptLines), "\n")})
 	}
 	return out
-}
-
-// excerpt keeps a log's error lines if it has any, else its tail, at most
-// logExcerptLines. The log is the demo app's (external text): its JSON
-// lines are matched for their level, not parsed.
-func excerpt(log string) []string {
-	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
-	var errs []string
-	for _, l := range lines {
-		if strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, `"level":"FATAL"`) {
-			errs = append(errs, l)
-		}
-	}
-	if len(errs) > 0 {
-		lines = errs
-	}
-	if len(lines) > logExcerptLines {
-		lines = lines[len(lines)-logExcerptLines:]
-	}
-	return lines
 }

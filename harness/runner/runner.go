@@ -192,6 +192,9 @@ func (r *Runner) newRun(spec scenario.RunSpec, res *results.Run) (*run, error) {
 			FailureLimit: sc.Analysis.FailureLimit, InconclusiveLimit: sc.Analysis.InconclusiveLimit,
 			Params: sc.Analysis.Params,
 		}
+		if analysis.IsExternal(spec.Analyzer) && x.params.Analysis.Budget == 0 {
+			x.params.Analysis.Budget = analysis.DefaultBudget
+		}
 		x.params.ScrapeInterval = sc.Analysis.ScrapeInterval
 		if info, _ := analysis.Lookup(spec.Analyzer); info.Provider == analysis.ProviderPrometheus && r.PrometheusURL == "" {
 			return nil, fmt.Errorf("analyzer %s needs the cluster's Prometheus, and the platform has none", spec.Analyzer)

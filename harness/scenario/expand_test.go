@@ -95,7 +95,7 @@ func TestParseFilter(t *testing.T) {
 			},
 		},
 		{in: "analyzer=none", want: Filter{Analyzers: []string{"none"}}},
-		{in: "analyzer=llm", err: `invalid filter "analyzer=llm": unknown analyzer "llm" (known: ` + knownAnalyzers + `, none)`},
+		{in: "analyzer=oracle", err: `invalid filter "analyzer=oracle": unknown analyzer "oracle" (known: ` + knownAnalyzers + `, none)`},
 		{in: "canary", err: `invalid filter "canary": "canary" comes before any key; start with scenario=, strategy=, analyzer=`},
 		{in: "strategies=canary", err: `invalid filter "strategies=canary": unknown key "strategies" (want scenario, strategy, analyzer)`},
 		{in: "strategy=", err: `invalid filter "strategy=": strategy= needs a value`},

@@ -34,7 +34,8 @@ var (
 	}
 	loadKeys     = []string{"profile", "rate", "users", "slo", "warmup", "keepAlive", "previewShare"}
 	analysisKeys = []string{"interval", "count", "failureLimit", "inconclusiveLimit", "maxErrorRate", "maxP99", "window",
-		"minRequests", "scrapeInterval", "confidence", "tolerance", "passScore", "marginalScore", "alpha", "beta", "effectSize"}
+		"minRequests", "scrapeInterval", "confidence", "tolerance", "passScore", "marginalScore", "alpha", "beta", "effectSize",
+		"policy", "budget", "chaos"}
 	faultKeys   = []string{"at", "clear", "podKill", "runtime", "traffic"}
 	podKillKeys = []string{"target", "count"}
 	runtimeKeys = []string{"target", "pods", "faults"}
@@ -549,7 +550,36 @@ func (d *decoder) analysis(sp *fields, s *Scenario) bool {
 		}
 	}
 	analysisNumbers(af, &a)
+	analysisAI(af, &a)
 	return intervalOK
+}
+
+// analysisAI reads the external analyzers' failure policy, budget and
+// injected chaos.
+func analysisAI(af *fields, a *Analysis) {
+	af.positive("budget", &a.Budget)
+	if v, ok := af.str("policy"); ok {
+		if p := results.FailurePolicy(v); slices.Contains(results.Policies(), p) {
+			a.Policy = p
+		} else {
+			af.errorf("policy", "must be one of %s, got %q", joinStrings(results.Policies()), v)
+		}
+	}
+	if v, ok := af.str("chaos"); ok {
+		if c := results.Chaos(v); slices.Contains(results.ChaosModes(), c) {
+			a.Chaos = c
+		} else {
+			af.errorf("chaos", "must be one of %s, got %q", joinStrings(results.ChaosModes()), v)
+		}
+	}
+}
+
+func joinStrings[T ~string](vs []T) string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return strings.Join(out, ", ")
 }
 
 // analysisNumbers reads the analyzers' numeric parameters, each within its

@@ -135,6 +135,11 @@ func (d *decoder) mapping(n *yaml.Node, path string, line int, known []string) *
 		}
 		f.keys[name] = k
 		if known != nil && !slices.Contains(known, name) {
+			if looksSecret(name) {
+				d.errorf(k.Line, join(path, name), "secrets are never read from scenario files (a scenario is committed and shared): "+
+					"give the model's key in OPENAI_API_KEY or a file named by --llm-api-key-file")
+				continue
+			}
 			d.errorf(k.Line, join(path, name), "unknown field")
 			continue
 		}
@@ -327,4 +332,16 @@ func syntaxError(file string, err error) *Error {
 		return &Error{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
 	}
 	return &Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// looksSecret reports whether a field name is a credential's, so that an
+// inline key gets the reason it is refused rather than "unknown field".
+func looksSecret(name string) bool {
+	n := strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(name))
+	for _, w := range []string{"apikey", "key", "token", "secret", "password", "bearer", "authorization"} {
+		if n == w || strings.HasSuffix(n, w) {
+			return true
+		}
+	}
+	return false
 }

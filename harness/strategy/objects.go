@@ -2,9 +2,11 @@ package strategy
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -242,7 +244,7 @@ func analysisTemplate(p Params, strategyName string, unbounded bool) *unstructur
 			"provider": map[string]any{"web": map[string]any{
 				"url":            analyzeURL(a),
 				"jsonPath":       "{$}",
-				"timeoutSeconds": int64(webTimeoutSeconds),
+				"timeoutSeconds": webTimeout(a.Budget),
 			}},
 		}
 		for k, v := range common {
@@ -271,6 +273,15 @@ func analyzeURL(a *AnalysisParams) string {
 	q.Set("maxErrorRate", strconv.FormatFloat(a.MaxErrorRate, 'f', -1, 64))
 	q.Set("maxP99", a.MaxP99.String())
 	q.Set("window", a.Window.String())
+	if a.Policy != "" {
+		q.Set("policy", string(a.Policy))
+	}
+	if a.Budget > 0 {
+		q.Set("budget", a.Budget.String())
+	}
+	if a.Chaos != "" {
+		q.Set("chaos", string(a.Chaos))
+	}
 	for _, f := range []struct {
 		name string
 		v    float64
@@ -285,6 +296,12 @@ func analyzeURL(a *AnalysisParams) string {
 	}
 	return fmt.Sprintf("{{args.%s}}/analyze?namespace={{args.%s}}&hash={{args.%s}}&stableHash={{args.%s}}&%s",
 		ArgURL, ArgNamespace, ArgCanaryHash, ArgStableHash, q.Encode())
+}
+
+// webTimeout is Argo's timeout of one /analyze call: webTimeoutSeconds,
+// or an external analyzer's budget and a margin for the scrape.
+func webTimeout(budget time.Duration) int64 {
+	return max(webTimeoutSeconds, int64(math.Ceil(budget.Seconds()))+webTimeoutSeconds)
 }
 
 func meta(p Params, name, strategyName string) map[string]any {

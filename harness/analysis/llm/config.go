@@ -11,32 +11,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/blastradius/blastradius/harness/analyzer"
 	"github.com/blastradius/blastradius/harness/results"
 )
 
 // Policy says what verdict a failed call (timeout, refusal, 429, 5xx,
 // rejected request, unparseable answer) becomes.
-type Policy string
+type Policy = results.FailurePolicy
 
 // Policies.
 const (
-	PolicyInconclusive Policy = "inconclusive" // the default
-	PolicyFailOpen     Policy = "failOpen"     // pass: the rollout goes on
-	PolicyFailClosed   Policy = "failClosed"   // fail: the rollout is stopped
+	PolicyInconclusive = results.PolicyInconclusive // the default
+	PolicyFailOpen     = results.PolicyFailOpen     // pass: the rollout goes on
+	PolicyFailClosed   = results.PolicyFailClosed   // fail: the rollout is stopped
 )
-
-// Verdict is the verdict a failed call becomes under p ("" is inconclusive).
-func (p Policy) Verdict() results.AnalysisVerdict {
-	switch p {
-	case PolicyFailOpen:
-		return analyzer.Pass
-	case PolicyFailClosed:
-		return analyzer.Fail
-	default:
-		return analyzer.Inconclusive
-	}
-}
 
 // Secret is a credential. It formats, marshals and prints as "[redacted]"
 // whatever the verb, so a Config can be logged or recorded as it is.

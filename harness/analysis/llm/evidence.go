@@ -37,8 +37,8 @@ func (n Num) MarshalJSON() ([]byte, error) {
 // the prompt's data.
 type Evidence struct {
 	SLO       SLO     `json:"slo"`
-	Step      int     `json:"rolloutStep"`        // index of the rollout step (Argo's currentStepIndex)
-	SetWeight float64 `json:"candidateWeightPct"` // the candidate's traffic weight, percent
+	Step      int     `json:"rolloutStep"`        // index of the rollout step (Argo's currentStepIndex); -1 unknown
+	SetWeight float64 `json:"candidateWeightPct"` // the candidate's set traffic weight, percent; -1 unknown
 	// From and To bound the window the summaries cover, seconds since the
 	// trace's start: (From, To].
 	From      Num            `json:"windowFromSeconds"`

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/blastradius/blastradius/harness/analysis/tape"
 	"github.com/blastradius/blastradius/harness/analyzer"
 )
 
@@ -17,7 +18,7 @@ import (
 func TestTapeRecordsAndReplays(t *testing.T) {
 	dir := t.TempDir()
 	f := newFake(t, reply{status: 429, header: map[string]string{"Retry-After": "0"}}, reply{content: failAnswer})
-	rec := f.client(t, func(c *Config) { c.HTTPClient = (&Tape{Dir: dir}).Client() })
+	rec := f.client(t, func(c *Config) { c.HTTPClient = (&tape.Tape{Dir: dir}).Client() })
 	first := judge(t, rec)
 	if first.Verdict != analyzer.Fail || first.Call.Retries != 1 {
 		t.Fatalf("recorded decision: %+v", first)
@@ -40,7 +41,7 @@ func TestTapeRecordsAndReplays(t *testing.T) {
 	}
 
 	f.srv.Close()
-	play := f.client(t, func(c *Config) { c.HTTPClient = (&Tape{Dir: dir, Replay: true}).Client() })
+	play := f.client(t, func(c *Config) { c.HTTPClient = (&tape.Tape{Dir: dir, Replay: true}).Client() })
 	again := judge(t, play)
 	if again.Verdict != first.Verdict || again.Call.Raw != first.Call.Raw || again.Answer.Category != first.Answer.Category {
 		t.Fatalf("replayed %+v, recorded %+v", again, first)
@@ -58,17 +59,17 @@ func TestTapeRecordsAndReplays(t *testing.T) {
 	if err != nil {
 		msg += err.Error()
 	}
-	if !strings.Contains(msg, "not recorded") && !errors.Is(err, ErrNotRecorded) {
+	if !strings.Contains(msg, "not recorded") && !errors.Is(err, tape.ErrNotRecorded) {
 		t.Fatalf("a miss should say it was not recorded: %q", msg)
 	}
 }
 
 func TestTapeKey(t *testing.T) {
-	a := Key("POST", "/v1/chat/completions", []byte(`{"a":1}`))
-	if a != Key("POST", "/v1/chat/completions", []byte(`{"a":1}`)) || len(a) != 64 {
+	a := tape.Key("POST", "/v1/chat/completions", []byte(`{"a":1}`))
+	if a != tape.Key("POST", "/v1/chat/completions", []byte(`{"a":1}`)) || len(a) != 64 {
 		t.Fatal("keys are stable hex SHA-256")
 	}
-	if a == Key("POST", "/v1/chat/completions", []byte(`{"a":2}`)) || a == Key("POST", "/v2/chat/completions", []byte(`{"a":1}`)) {
+	if a == tape.Key("POST", "/v1/chat/completions", []byte(`{"a":2}`)) || a == tape.Key("POST", "/v2/chat/completions", []byte(`{"a":1}`)) {
 		t.Fatal("body and path are in the key")
 	}
 }

@@ -1,4 +1,8 @@
-package llm
+// Package tape records the answers of the endpoints AI analyzers call (a
+// model's chat completions, an agent's A2A API) and plays them back, so a
+// run or a bench replay of an AI analyzer is cheap and repeatable once
+// recorded (--llm-record DIR, --llm-replay DIR).
+package tape
 
 import (
 	"bytes"
@@ -16,9 +20,7 @@ import (
 	"github.com/blastradius/blastradius/harness/results"
 )
 
-// Tape records a real endpoint's answers and plays them back, so that a
-// run or a bench replay of an LLM analyzer is cheap and repeatable once
-// recorded (--llm-record DIR, --llm-replay DIR). An exchange is keyed by a
+// Tape is one recording directory, recorded into or played back. An exchange is keyed by a
 // hash of the request's method, path and body: the same prompt to the same
 // model gets the same recorded answer. Request headers are never stored,
 // so neither is the API key.
@@ -85,7 +87,7 @@ func (t *Tape) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	// The last answer to a request wins: after retries, the one that counted.
 	if err := results.WriteAtomic(path, data); err != nil {
-		return nil, fmt.Errorf("llm record: %w", err)
+		return nil, fmt.Errorf("tape record: %w", err)
 	}
 	return resp, nil
 }
@@ -93,15 +95,15 @@ func (t *Tape) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *Tape) play(req *http.Request, path, key string) (*http.Response, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("llm replay: request %s %s (key %s) %w in %s: record it with --llm-record",
+		return nil, fmt.Errorf("tape replay: request %s %s (key %s) %w in %s: record it with --llm-record",
 			req.Method, req.URL.Path, key, ErrNotRecorded, t.Dir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("llm replay: %w", err)
+		return nil, fmt.Errorf("tape replay: %w", err)
 	}
 	var x exchange
 	if err := json.Unmarshal(data, &x); err != nil {
-		return nil, fmt.Errorf("llm replay: %s: %w", path, err)
+		return nil, fmt.Errorf("tape replay: %s: %w", path, err)
 	}
 	resp := &http.Response{
 		Status: strconv.Itoa(x.Status) + " " + http.StatusText(x.Status), StatusCode: x.Status,
@@ -142,4 +144,44 @@ func rawJSON(b []byte) json.RawMessage {
 	}
 	s, _ := json.Marshal(string(b))
 	return s
+}
+
+// ManifestFile describes a recording: what it was recorded against, so a
+// replay asks the same questions without the flags repeated.
+const ManifestFile = "tape.json"
+
+// Manifest is a recording's ManifestFile. It holds no credential.
+type Manifest struct {
+	BaseURL  string `json:"baseURL,omitempty"` // the model's, user info dropped
+	Model    string `json:"model,omitempty"`
+	AgentURL string `json:"agentURL,omitempty"`
+}
+
+// WriteManifest writes m into dir (created if needed).
+func WriteManifest(dir string, m Manifest) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return results.WriteAtomic(filepath.Join(dir, ManifestFile), append(data, '\n'))
+}
+
+// ReadManifest reads dir's manifest; a recording without one gives a zero
+// Manifest and no error.
+func ReadManifest(dir string) (Manifest, error) {
+	var m Manifest
+	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestFile), err)
+	}
+	return m, nil
 }
