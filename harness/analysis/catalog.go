@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/blastradius/blastradius/harness/analysis/agent"
@@ -150,7 +151,13 @@ func Build(s Settings, names ...string) ([]Analyzer, error) {
 		}
 		a, err := info.New(s)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("analyzer %s: %w", n, err))
+			// One line per problem, each naming its analyzer.
+			for line := range strings.SplitSeq(err.Error(), "\n") {
+				if !strings.HasPrefix(line, n+":") {
+					line = n + ": " + line
+				}
+				errs = append(errs, errors.New(line))
+			}
 			continue
 		}
 		out = append(out, a)

@@ -27,11 +27,14 @@ type Trace struct {
 	ID          string              `json:"id"`     // unique within a corpus
 	Source      string              `json:"source"` // SourceRecorded or SourceSynthetic
 	GroundTruth results.GroundTruth `json:"groundTruth"`
-	Start       time.Time           `json:"start"` // T = 0
-	Step        float64             `json:"step"`  // seconds per point
-	Bounds      []float64           `json:"bounds"`
-	Stable      []Point             `json:"stable"`
-	Candidate   []Point             `json:"candidate"`
+	// RootCause is the bad release's defect category (none when good),
+	// what an analyzer that names one should name; empty when unknown.
+	RootCause results.RootCause `json:"rootCause,omitempty"`
+	Start     time.Time         `json:"start"` // T = 0
+	Step      float64           `json:"step"`  // seconds per point
+	Bounds    []float64         `json:"bounds"`
+	Stable    []Point           `json:"stable"`
+	Candidate []Point           `json:"candidate"`
 	// Analyses are the times (seconds since Start) the analysis measured,
 	// in order; a replay asks every analyzer at these times.
 	Analyses []float64 `json:"analyses"`

@@ -158,10 +158,10 @@ func TestRunAnalyzersEndToEnd(t *testing.T) {
 				require.NotEmpty(t, r.Analysis)
 				for _, c := range r.Analysis {
 					assert.Equal(t, "kayenta", c.Analyzer)
-					assert.Len(t, c.Shadow, len(analysis.Names())-1, "every other analyzer answered in shadow")
+					assert.Len(t, c.Shadow, len(analysis.Builtin())-1, "every other builtin analyzer answered in shadow")
 				}
 			}
-			require.Len(t, r.Detections, len(analysis.Names()))
+			require.Len(t, r.Detections, len(analysis.Builtin()))
 			for _, d := range r.Detections {
 				assert.Equal(t, d.Analyzer == r.Analyzer, d.Gating, d.Analyzer)
 				assert.Positive(t, d.Measurements, d.Analyzer)

@@ -77,7 +77,7 @@ func (x *run) hashes(ctx context.Context, calls []results.AnalysisCall) (cand, s
 // describeTrace names the trace and adds what the run knows: the ground
 // truth, Argo's decision rule, and the onset.
 func (x *run) describeTrace(tr *analyzer.Trace) {
-	tr.ID, tr.GroundTruth = x.spec.ID, x.sc.GroundTruth
+	tr.ID, tr.GroundTruth, tr.RootCause = x.spec.ID, x.sc.GroundTruth, x.sc.RootCause
 	tr.Loop = analyzer.Loop{FailureLimit: x.sc.Analysis.FailureLimit, InconclusiveLimit: x.sc.Analysis.InconclusiveLimit}
 	tr.Params = x.sc.Analysis.Params
 	tr.Labels = map[string]string{

@@ -128,6 +128,12 @@ func TestValidationErrors(t *testing.T) {
 		{"keepAlive not a bool", "  load:\n    keepAlive: yes\n", []string{`FILE:9: spec.load.keepAlive: must be true or false, got "yes"`}},
 		{"load unknown field", "  load:\n    rps: 10\n", []string{"FILE:9: spec.load.rps: unknown field"}},
 		{"load not a mapping", "  load: 100\n", []string{"FILE:8: spec.load: must be a mapping, got 100"}},
+		{"api key inline", "  analysis:\n    apiKey: sk-123\n", []string{"FILE:9: spec.analysis.apiKey: secrets are never read from scenario files " +
+			"(a scenario is committed and shared): give the model's key in OPENAI_API_KEY or a file named by --llm-api-key-file"}},
+		{"ai fields", "  analysis:\n    policy: yolo\n    chaos: fire\n    budget: 0s\n", []string{
+			"FILE:9: spec.analysis.policy: must be one of inconclusive, failOpen, failClosed, got \"yolo\"",
+			"FILE:10: spec.analysis.chaos: must be one of down, slow, rate-limited, server-error, garbage, prose, fenced, no-promote, got \"fire\"",
+			"FILE:11: spec.analysis.budget: must be positive, got 0s"}},
 		{"failure limit", "  analysis:\n    count: 3\n    failureLimit: 3\n", []string{
 			"FILE:10: spec.analysis.failureLimit: must be less than count (3), or the analysis can never fail, got 3"}},
 		{"max error rate", "  analysis:\n    maxErrorRate: 1\n", []string{

@@ -126,12 +126,12 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	var errs []error
 	if strings.TrimSpace(c.BaseURL) == "" {
-		errs = append(errs, fmt.Errorf("llm: no base URL (set %s or Config.BaseURL)", EnvBaseURL))
+		errs = append(errs, fmt.Errorf("llm: no base URL (set %s or --llm-base-url)", EnvBaseURL))
 	} else if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("llm: base URL %q is not an http(s) URL", redactURL(c.BaseURL)))
 	}
 	if strings.TrimSpace(c.Model) == "" {
-		errs = append(errs, fmt.Errorf("llm: no model (set %s or Config.Model)", EnvModel))
+		errs = append(errs, fmt.Errorf("llm: no model (set %s or --llm-model)", EnvModel))
 	}
 	badPrice := func(v float64) bool { return v < 0 || math.IsNaN(v) || math.IsInf(v, 0) }
 	if badPrice(c.PromptPricePerMTok) {

@@ -247,6 +247,11 @@ func (c *Client) attempt(ctx context.Context, format, user string) attemptResult
 		if (r.status == http.StatusTooManyRequests || r.status == http.StatusServiceUnavailable) && resp != nil {
 			r.retryAfter, _ = retryafter.Parse(resp.Header, time.Now())
 		}
+	case r.status == http.StatusOK && !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err):
+		// An answer came, but not the API's JSON (a proxy's page, garbage):
+		// like an unparseable completion, not retried.
+		r.failure = FailureUnparseable
+		r.reason = "the 200 answer is not a chat completion: " + oneLine(err.Error(), 200)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		r.failure, r.retryable = FailureTimeout, true
 		r.reason = fmt.Sprintf("no answer within the %v timeout", c.cfg.Timeout)
