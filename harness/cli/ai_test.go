@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/blastradius/blastradius/harness/analysis/agent"
+	"github.com/blastradius/blastradius/harness/bench"
 )
 
 // A set that names llm and agent without their endpoints is refused before
@@ -65,4 +69,60 @@ func TestAISettings(t *testing.T) {
 	for _, want := range []string{"--llm-policy", "--llm-api-key-file", "give one, not both"} {
 		assert.Contains(t, err.Error(), want)
 	}
+}
+
+// The bench replays traces through llm and agent: recorded once against the
+// scripted servers (hand-written answers), then replayed with the servers
+// gone, for the same confusion matrices; a request not in the recording is
+// an error.
+func TestBenchRecordsAndReplaysAIAnalyzers(t *testing.T) {
+	for _, k := range []string{"OPENAI_BASE_URL", "OPENAI_MODEL", "OPENAI_API_KEY", "AGENT_URL"} {
+		t.Setenv(k, "")
+	}
+	dir := t.TempDir()
+	corpus, tapeDir := filepath.Join(dir, "corpus"), filepath.Join(dir, "tape")
+	_, err := run(t, "bench", "generate", "--out", corpus, "--cases", "12", "--seed", "3")
+	require.NoError(t, err)
+
+	model, ag := &scriptedModel{}, &scriptedAgent{}
+	ms := httptest.NewServer(model)
+	as := httptest.NewServer(&agent.Handler{Agent: "scripted", Analyze: ag.analyze})
+	out, err := run(t, "bench", "analyzers", "--corpus", corpus, "--out", filepath.Join(dir, "rec"),
+		"--llm-base-url", ms.URL+"/v1", "--llm-model", "scripted-test", "--agent-url", as.URL, "--llm-record", tapeDir)
+	ms.Close()
+	as.Close()
+	require.NoError(t, err)
+	assert.Contains(t, out, "llm")
+	assert.Contains(t, out, "agent")
+	require.NotEmpty(t, model.all(), "the model was asked")
+
+	_, err = run(t, "bench", "analyzers", "--corpus", corpus, "--out", filepath.Join(dir, "play"), "--llm-replay", tapeDir)
+	require.NoError(t, err, "every request was recorded")
+	rec, err := bench.Load(filepath.Join(dir, "rec", "bench.json"))
+	require.NoError(t, err)
+	play, err := bench.Load(filepath.Join(dir, "play", "bench.json"))
+	require.NoError(t, err)
+	byName := func(r *bench.Result, name string) bench.Metrics {
+		for _, m := range r.Analyzers {
+			if m.Name == name {
+				return m
+			}
+		}
+		t.Fatalf("no %s in bench.json", name)
+		return bench.Metrics{}
+	}
+	for _, name := range []string{"llm", "agent"} {
+		a, b := byName(rec, name), byName(play, name)
+		assert.Equal(t, a.Confusion, b.Confusion, name)
+		assert.Equal(t, a.Verdicts, b.Verdicts, name)
+		assert.Positive(t, a.Verdicts, name)
+	}
+
+	// Another corpus asks other questions: not recorded, a clear error.
+	other := filepath.Join(dir, "other")
+	_, err = run(t, "bench", "generate", "--out", other, "--cases", "4", "--seed", "99")
+	require.NoError(t, err)
+	_, err = run(t, "bench", "analyzers", "--corpus", other, "--out", filepath.Join(dir, "miss"), "--llm-replay", tapeDir)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not recorded")
 }

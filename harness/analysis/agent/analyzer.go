@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/blastradius/blastradius/harness/analysis/chaos"
+	"github.com/blastradius/blastradius/harness/analysis/tape"
 	"github.com/blastradius/blastradius/harness/analyzer"
 	"github.com/blastradius/blastradius/harness/results"
 )
@@ -79,6 +80,9 @@ func (a *Analyzer) Analyze(ctx context.Context, in analyzer.Input) (analyzer.Ver
 		if ctx.Err() != nil {
 			return v, ctx.Err()
 		}
+		if errors.Is(err, tape.ErrNotRecorded) {
+			return v, err // the harness's failure, not the agent's: no policy covers it
+		}
 		v.Verdict = policy.Verdict()
 		v.AI.Failure = failureOf(err, rec)
 		v.Explanation = fmt.Sprintf("%s → %s (policy %s): %s", v.AI.Failure, v.Verdict, policy, clip(oneLine(err.Error()), 500))
@@ -100,6 +104,12 @@ func (a *Analyzer) Analyze(ctx context.Context, in analyzer.Input) (analyzer.Ver
 // the harness's view of the metrics added to the prompt.
 func requestFor(in analyzer.Input) Request {
 	c := in.Context
+	// A replay of a synthetic trace knows no cluster: the request still
+	// has the fields the API requires, naming what they stand for.
+	c.Namespace = cmp.Or(c.Namespace, "unknown-namespace")
+	c.Rollout = cmp.Or(c.Rollout, "unknown-rollout")
+	c.CandidateHash = cmp.Or(c.CandidateHash, "candidate")
+	c.StableHash = cmp.Or(c.StableHash, "stable")
 	app := ""
 	if c.App != "" {
 		app = "app=" + c.App + ","

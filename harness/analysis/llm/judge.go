@@ -14,6 +14,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
 
+	"github.com/blastradius/blastradius/harness/analysis/tape"
 	"github.com/blastradius/blastradius/harness/analyzer"
 	"github.com/blastradius/blastradius/harness/internal/retryafter"
 	"github.com/blastradius/blastradius/harness/results"
@@ -139,6 +140,10 @@ func (c *Client) Judge(ctx context.Context, ev Evidence) (d Decision, err error)
 			c.fail(&d, FailureCanceled, "the caller's context ended: "+ctx.Err().Error())
 			return d, ctx.Err()
 		}
+		if res.err != nil { // not the endpoint's failure: the harness's
+			c.fail(&d, FailureTransport, res.err.Error())
+			return d, res.err
+		}
 		if res.rejectsFormat && len(formats) > 1 {
 			formats = formats[1:]
 			continue
@@ -185,6 +190,9 @@ type attemptResult struct {
 	retryable     bool
 	retryAfter    time.Duration
 	rejectsFormat bool
+	// err is a failure no policy covers: a replay asked for a request
+	// that was not recorded.
+	err error
 }
 
 func (c *Client) attempt(ctx context.Context, format, user string) attemptResult {
@@ -255,6 +263,8 @@ func (c *Client) attempt(ctx context.Context, format, user string) attemptResult
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		r.failure, r.retryable = FailureTimeout, true
 		r.reason = fmt.Sprintf("no answer within the %v timeout", c.cfg.Timeout)
+	case errors.Is(err, tape.ErrNotRecorded):
+		r.err = err
 	default:
 		r.failure, r.retryable = FailureTransport, true
 		r.reason = "transport: " + err.Error()
