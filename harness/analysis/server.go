@@ -90,10 +90,11 @@ type Server struct {
 	client    *http.Client
 
 	mu        sync.Mutex
-	pods      map[string]*pod      // by namespace/pod/uid
-	timelines map[string]*timeline // by namespace
-	lastCall  map[string]time.Time // namespace → last /analyze call
-	watched   map[string]int       // namespace → Watch count
+	pods      map[string]*pod          // by namespace/pod/uid
+	timelines map[string]*timeline     // by namespace
+	lastCall  map[string]time.Time     // namespace → last /analyze call
+	watched   map[string]int           // namespace → Watch count
+	chaos     map[string]results.Chaos // namespace → analysis-path fault in force
 	calls     []Call
 
 	stop func()
@@ -134,6 +135,7 @@ func NewServer(cfg Config) *Server {
 		timelines: map[string]*timeline{},
 		lastCall:  map[string]time.Time{},
 		watched:   map[string]int{},
+		chaos:     map[string]results.Chaos{},
 	}
 	for _, a := range cfg.Analyzers {
 		s.byName[a.Name()] = a
@@ -444,6 +446,9 @@ func (s *Server) Analyze(ctx context.Context, q Query) (Verdict, Input, error) {
 	in := s.timelines[q.Namespace].input(to, q.Hash, q.StableHash, q.Params)
 	in.Step = s.cfg.ScrapeInterval.Seconds()
 	in.Pods = s.candidatePods(q.Namespace, q.Hash, to.Add(-in.Params.Window))
+	if c := s.chaos[q.Namespace]; c != results.ChaosNone {
+		in.Params.Chaos = c // an analysisPath fault overrides the scenario's
+	}
 	s.mu.Unlock()
 	if s.readsContext(q.Analyzer) {
 		in.Context = s.readContext(ctx, q, in.Now)
@@ -457,6 +462,18 @@ func (s *Server) Analyze(ctx context.Context, q Query) (Verdict, Input, error) {
 	}
 	v, err := a.Analyze(ctx, in)
 	return v, in, err
+}
+
+// SetChaos injects chaos on the external analyzers' calls for the
+// namespace, overriding the query's, until set to none.
+func (s *Server) SetChaos(namespace string, c results.Chaos) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c == results.ChaosNone {
+		delete(s.chaos, namespace)
+		return
+	}
+	s.chaos[namespace] = c
 }
 
 // readsContext reports whether a call gated by the named analyzer needs

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/blastradius/blastradius/demoapp"
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 // Target says whose pods a fault hits.
@@ -41,7 +42,10 @@ type Env struct {
 	PodURL func(ctx context.Context, pod *corev1.Pod, port int) (string, error)
 	// SetLoadFactor scales the load generator's rate (1 = as configured).
 	SetLoadFactor func(f float64)
-	HTTP          *http.Client
+	// SetAnalysisChaos injects chaos on the AI analyzers' calls for the
+	// namespace ("" ends it).
+	SetAnalysisChaos func(c results.Chaos)
+	HTTP             *http.Client
 }
 
 // Fault is one kind of fault. Apply returns what it touched, for the record.
@@ -151,6 +155,29 @@ func (f *Traffic) Apply(_ context.Context, env *Env) ([]string, error) {
 
 func (f *Traffic) Clear(_ context.Context, env *Env) error {
 	env.SetLoadFactor(1)
+	return nil
+}
+
+// AnalysisPath injects Chaos on every call of the AI analyzers (llm,
+// agent) to their model or agent until cleared: what their failure policy
+// is for.
+type AnalysisPath struct{ Chaos results.Chaos }
+
+func (f *AnalysisPath) Kind() string { return "analysis-path" }
+func (f *AnalysisPath) String() string {
+	return fmt.Sprintf("chaos %q on the AI analyzers' calls", f.Chaos)
+}
+
+func (f *AnalysisPath) Apply(_ context.Context, env *Env) ([]string, error) {
+	if env.SetAnalysisChaos == nil {
+		return nil, fmt.Errorf("analysis-path fault: no analysis endpoint to inject into")
+	}
+	env.SetAnalysisChaos(f.Chaos)
+	return nil, nil
+}
+
+func (f *AnalysisPath) Clear(_ context.Context, env *Env) error {
+	env.SetAnalysisChaos(results.ChaosNone)
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/blastradius/blastradius/demoapp"
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 // testEnv has two "candidate" pods backed by real in-process demo apps.
@@ -66,6 +67,19 @@ func TestRuntimeFaultAppliesAndRestores(t *testing.T) {
 	touched, err = all.Apply(context.Background(), env)
 	require.NoError(t, err)
 	assert.Len(t, touched, 2, "no pod count means every running target pod")
+}
+
+func TestAnalysisPathSetsAndEndsChaos(t *testing.T) {
+	var got []results.Chaos
+	env := &Env{SetAnalysisChaos: func(c results.Chaos) { got = append(got, c) }}
+	f := &AnalysisPath{Chaos: results.ChaosRateLimited}
+	_, err := f.Apply(context.Background(), env)
+	require.NoError(t, err)
+	require.NoError(t, f.Clear(context.Background(), env))
+	assert.Equal(t, []results.Chaos{results.ChaosRateLimited, results.ChaosNone}, got)
+	assert.Equal(t, "analysis-path", f.Kind())
+	_, err = f.Apply(context.Background(), &Env{})
+	assert.ErrorContains(t, err, "no analysis endpoint")
 }
 
 func TestFaultsThatCannotApplySayWhy(t *testing.T) {

@@ -52,6 +52,9 @@ type Analysis interface {
 	Recorded(namespace string) []results.AnalysisCall
 	// Trace is what the analyzers saw of the two versions in the namespace.
 	Trace(namespace, candidate, stable string) (*analyzer.Trace, bool)
+	// SetChaos injects chaos on the AI analyzers' calls for the namespace
+	// until set to none (an analysisPath fault).
+	SetChaos(namespace string, c results.Chaos)
 }
 
 // Runner runs scenario runs against one platform.
@@ -63,6 +66,10 @@ type Runner struct {
 	AnalysisURL string
 	// PrometheusURL is where Argo's prometheus provider queries.
 	PrometheusURL string
+	// PluginBacking is the analyzer that answers, at AnalysisURL's agent
+	// API, the agent calls of an analyzer Argo measures through a metric
+	// plugin (metric-ai); empty when the platform runs no such plugin.
+	PluginBacking string
 	// OutDir receives runs/<id>/records.ndjson.
 	OutDir string
 	// Progress receives one line per second per run, and notable events.
@@ -196,8 +203,15 @@ func (r *Runner) newRun(spec scenario.RunSpec, res *results.Run) (*run, error) {
 			x.params.Analysis.Budget = analysis.DefaultBudget
 		}
 		x.params.ScrapeInterval = sc.Analysis.ScrapeInterval
-		if info, _ := analysis.Lookup(spec.Analyzer); info.Provider == analysis.ProviderPrometheus && r.PrometheusURL == "" {
+		info, _ := analysis.Lookup(spec.Analyzer)
+		if info.Provider == analysis.ProviderPrometheus && r.PrometheusURL == "" {
 			return nil, fmt.Errorf("analyzer %s needs the cluster's Prometheus, and the platform has none", spec.Analyzer)
+		}
+		if info.Provider == analysis.ProviderPlugin {
+			if r.PluginBacking == "" {
+				return nil, fmt.Errorf("analyzer %s needs its Argo metric plugin, and the platform runs none", spec.Analyzer)
+			}
+			x.params.Analysis.AgentPath = analysis.A2APrefix + r.PluginBacking
 		}
 	}
 	x.w = newWatcher(x.ns, x.params.App, nil)

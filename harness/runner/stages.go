@@ -219,6 +219,9 @@ func workload(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
 func (x *run) startFaults(ctx context.Context) error {
 	env := &fault.Env{Client: x.r.client, Namespace: x.ns, Pods: x.targetPods, PodURL: x.r.Platform.PodURL,
 		SetLoadFactor: x.setLoadFactor}
+	if x.r.Analysis != nil {
+		env.SetAnalysisChaos = func(c results.Chaos) { x.r.Analysis.SetChaos(x.ns, c) }
+	}
 	items, last, err := faultItems(x.sc)
 	if err != nil {
 		return err
@@ -248,6 +251,8 @@ func faultItems(sc *scenario.Scenario) ([]fault.Item, time.Duration, error) {
 			it.Fault = &fault.Runtime{Target: fault.Target(f.Runtime.Target), Pods: f.Runtime.Pods, Faults: f.Runtime.Faults}
 		case f.Traffic != nil:
 			it.Fault = &fault.Traffic{Factor: f.Traffic.Factor}
+		case f.AnalysisPath != nil:
+			it.Fault = &fault.AnalysisPath{Chaos: f.AnalysisPath.Chaos}
 		default:
 			return nil, 0, fmt.Errorf("%s:%d: fault of no known kind", sc.File, f.Line)
 		}

@@ -36,7 +36,8 @@ var (
 	analysisKeys = []string{"interval", "count", "failureLimit", "inconclusiveLimit", "maxErrorRate", "maxP99", "window",
 		"minRequests", "scrapeInterval", "confidence", "tolerance", "passScore", "marginalScore", "alpha", "beta", "effectSize",
 		"policy", "budget", "chaos"}
-	faultKeys   = []string{"at", "clear", "podKill", "runtime", "traffic"}
+	faultKeys   = []string{"at", "clear", "podKill", "runtime", "traffic", "analysisPath"}
+	pathKeys    = []string{"chaos"}
 	podKillKeys = []string{"target", "count"}
 	runtimeKeys = []string{"target", "pods", "faults"}
 	trafficKeys = []string{"factor"}
@@ -821,8 +822,10 @@ func (fd *faultDecoder) fault(it *yaml.Node, path string) (Fault, bool) {
 		f.Runtime = fd.runtime(ff)
 	case "traffic":
 		f.Traffic = fd.traffic(ff)
+	case "analysisPath":
+		f.AnalysisPath = fd.analysisPath(ff)
 	}
-	return f, atOK && clearOK && (f.PodKill != nil || f.Runtime != nil || f.Traffic != nil)
+	return f, atOK && clearOK && (f.PodKill != nil || f.Runtime != nil || f.Traffic != nil || f.AnalysisPath != nil)
 }
 
 // at decodes when the fault starts, into f.At.
@@ -868,14 +871,14 @@ func (fd *faultDecoder) clear(ff *fields, f *Fault, atOK bool) bool {
 // kind finds the one kind of fault the entry sets.
 func (fd *faultDecoder) kind(ff *fields, line int, path string) (string, bool) {
 	var kinds []string
-	for _, k := range []string{"podKill", "runtime", "traffic"} {
+	for _, k := range []string{"podKill", "runtime", "traffic", "analysisPath"} {
 		if ff.has(k) {
 			kinds = append(kinds, k)
 		}
 	}
 	switch len(kinds) {
 	case 0:
-		fd.d.errorf(line, path, "needs one of podKill, runtime or traffic")
+		fd.d.errorf(line, path, "needs one of podKill, runtime, traffic or analysisPath")
 		return "", false
 	case 1:
 		return kinds[0], true
@@ -966,6 +969,30 @@ func (fd *faultDecoder) traffic(ff *fields) *TrafficChange {
 	return &TrafficChange{Factor: v}
 }
 
+// analysisPath decodes the analysis-path chaos of an entry; nil if it is
+// invalid (reported). It acts on the AI analyzers only, so a scenario
+// without one has nothing for it to act on.
+func (fd *faultDecoder) analysisPath(ff *fields) *AnalysisPathFault {
+	ap := ff.child("analysisPath", pathKeys)
+	if ap == nil || !ap.require("chaos") {
+		return nil
+	}
+	v, ok := ap.str("chaos")
+	if !ok {
+		return nil
+	}
+	c := results.Chaos(v)
+	if !slices.Contains(results.ChaosModes(), c) {
+		ap.errorf("chaos", "must be one of %s, got %q", joinStrings(results.ChaosModes()), v)
+		return nil
+	}
+	if !slices.ContainsFunc(fd.s.Analyzers, analysis.IsExternal) {
+		ap.errorf("chaos", "acts on the calls of llm and agent, and spec.analyzers names neither")
+		return nil
+	}
+	return &AnalysisPathFault{Chaos: c}
+}
+
 // overlaps reports where f overlaps an earlier fault of done. Faults of one
 // kind that replace each other must not overlap.
 func (d *decoder) overlaps(f placedFault, done []placedFault) {
@@ -976,6 +1003,8 @@ func (d *decoder) overlaps(f placedFault, done []placedFault) {
 		switch {
 		case f.Traffic != nil && o.Traffic != nil:
 			d.errorf(f.Line, f.path, "overlaps %s: traffic changes must not overlap in time", o.path)
+		case f.AnalysisPath != nil && o.AnalysisPath != nil:
+			d.errorf(f.Line, f.path, "overlaps %s: analysis-path faults must not overlap in time", o.path)
 		case f.Runtime != nil && o.Runtime != nil && f.Runtime.Target == o.Runtime.Target:
 			d.errorf(f.Line, f.path, "overlaps %s on the %s pods: runtime faults replace each other, so they must not overlap in time; merge them", o.path, f.Runtime.Target)
 		}

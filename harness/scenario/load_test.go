@@ -143,11 +143,11 @@ func TestValidationErrors(t *testing.T) {
 			"FILE:10: spec.analysis.window: must be positive, got 0s",
 			`FILE:11: spec.analysis.maxP99: invalid duration ".inf"`}},
 		{"fault without at", "  faults:\n  - traffic: {factor: 2}\n", []string{"FILE:9: spec.faults[0].at: required"}},
-		{"fault without kind", "  faults:\n  - at: 10s\n", []string{"FILE:9: spec.faults[0]: needs one of podKill, runtime or traffic"}},
+		{"fault without kind", "  faults:\n  - at: 10s\n", []string{"FILE:9: spec.faults[0]: needs one of podKill, runtime, traffic or analysisPath"}},
 		{"fault with two kinds", "  faults:\n  - at: 10s\n    podKill: {target: stable}\n    traffic: {factor: 2}\n", []string{
 			"FILE:11: spec.faults[0].traffic: one fault per entry: this entry already has podKill"}},
 		{"fault unknown field", "  faults:\n  - at: 10s\n    podkill: {target: stable}\n", []string{
-			"FILE:9: spec.faults[0]: needs one of podKill, runtime or traffic",
+			"FILE:9: spec.faults[0]: needs one of podKill, runtime, traffic or analysisPath",
 			"FILE:10: spec.faults[0].podkill: unknown field"}},
 		{"fault target", "  faults:\n  - at: 10s\n    podKill: {target: both}\n", []string{
 			`FILE:10: spec.faults[0].podKill.target: must be stable or candidate, got "both"`}},
@@ -166,6 +166,11 @@ func TestValidationErrors(t *testing.T) {
 			"FILE:12: spec.faults[1].traffic.factor: must be greater than 0 and at most 10, and not 1 (above 1 a spike, below 1 a drop), got 20"}},
 		{"overlapping traffic", "  faults:\n  - at: 10s\n    clear: 30s\n    traffic: {factor: 2}\n  - at: 20s\n    traffic: {factor: 0.5}\n", []string{
 			"FILE:12: spec.faults[1]: overlaps spec.faults[0]: traffic changes must not overlap in time"}},
+		{"analysis path", "  analyzers: [llm]\n  faults:\n  - at: 10s\n    clear: 30s\n    analysisPath: {chaos: slow}\n  - at: 20s\n    analysisPath: {chaos: lava}\n  - at: 25s\n    analysisPath: {chaos: down}\n", []string{
+			"FILE:14: spec.faults[1].analysisPath.chaos: must be one of down, slow, rate-limited, server-error, garbage, prose, fenced, no-promote, got \"lava\"",
+			"FILE:15: spec.faults[2]: overlaps spec.faults[0]: analysis-path faults must not overlap in time"}},
+		{"analysis path without an AI analyzer", "  faults:\n  - at: 10s\n    analysisPath: {chaos: down}\n", []string{
+			"FILE:10: spec.faults[0].analysisPath.chaos: acts on the calls of llm and agent, and spec.analyzers names neither"}},
 		{"overlapping runtime", "  faults:\n  - at: 10s\n    runtime: {target: stable, faults: {errorRate: 0.1}}\n  - at: 20s\n    runtime: {target: stable, faults: {latency: 1s}}\n  - at: 20s\n    runtime: {target: candidate, faults: {latency: 1s}}\n", []string{
 			"FILE:11: spec.faults[1]: overlaps spec.faults[0] on the stable pods: runtime faults replace each other, so they must not overlap in time; merge them"}},
 		{"runtime fault field", "  faults:\n  - at: 10s\n    runtime:\n      target: stable\n      faults:\n        errorRate: 1.5\n        latency: 5\n        errorRat: 0.1\n", []string{

@@ -135,6 +135,9 @@ const (
 	FaultPodKill FaultKind = "podKill"
 	FaultRuntime FaultKind = "runtime"
 	FaultTraffic FaultKind = "traffic"
+	// FaultAnalysisPath injects chaos on the path from the AI analyzers
+	// (llm, agent) to their model or agent, for a while.
+	FaultAnalysisPath FaultKind = "analysisPath"
 )
 
 // Fault is one entry of the fault timeline. Exactly one of PodKill, Runtime
@@ -148,6 +151,9 @@ type Fault struct {
 	PodKill *PodKill
 	Runtime *RuntimeFault
 	Traffic *TrafficChange
+	// AnalysisPath makes every call of the AI analyzers fail (or mangles
+	// their answers) between At and Clear.
+	AnalysisPath *AnalysisPathFault
 }
 
 // Kind says which of PodKill, Runtime and Traffic is set.
@@ -157,6 +163,8 @@ func (f Fault) Kind() FaultKind {
 		return FaultPodKill
 	case f.Runtime != nil:
 		return FaultRuntime
+	case f.AnalysisPath != nil:
+		return FaultAnalysisPath
 	default:
 		return FaultTraffic
 	}
@@ -194,6 +202,12 @@ type RuntimeFault struct {
 // TrafficChange multiplies the load rate by Factor (> 1 a spike, < 1 a drop).
 type TrafficChange struct {
 	Factor float64
+}
+
+// AnalysisPathFault injects Chaos on every call of the AI analyzers to
+// their model or agent while it lasts, overriding spec.analysis.chaos.
+type AnalysisPathFault struct {
+	Chaos results.Chaos
 }
 
 // Expect is an expectation on the outcome of runs, checked in CI.
