@@ -86,10 +86,35 @@ func (t *Tape) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	// The last answer to a request wins: after retries, the one that counted.
-	if err := results.WriteAtomic(path, data); err != nil {
+	if err := writeExchange(path, data); err != nil {
 		return nil, fmt.Errorf("tape record: %w", err)
 	}
 	return resp, nil
+}
+
+// writeExchange writes data to path atomically through a temporary file of
+// its own, so that concurrent calls asking the same question (a bench's
+// workers) never share one.
+func writeExchange(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".exchange-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+	}
+	return werr
 }
 
 func (t *Tape) play(req *http.Request, path, key string) (*http.Response, error) {
