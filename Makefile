@@ -29,10 +29,13 @@ tools:
 
 # The default scenario set on the local platform; results in out/. Two runs at
 # a time keep 2 cores busy without starving the control plane.
+# RUN_FLAGS adds flags, e.g. RUN_FLAGS='--llm-replay tapes/ai' with
+# SCENARIOS=scenarios/ai.
 SCENARIOS ?= scenarios
 PARALLEL  ?= 2
+RUN_FLAGS ?=
 scenario: build tools
-	$(BIN)/blastradius run $(SCENARIOS) --out out --bin $(BIN) --parallel $(PARALLEL)
+	$(BIN)/blastradius run $(SCENARIOS) --out out --bin $(BIN) --parallel $(PARALLEL) $(RUN_FLAGS)
 
 # The README's test command: unit tests and end-to-end tests.
 test: build tools
