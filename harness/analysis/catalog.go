@@ -11,6 +11,7 @@ import (
 	"github.com/blastradius/blastradius/harness/analysis/agent"
 	"github.com/blastradius/blastradius/harness/analysis/kayenta"
 	"github.com/blastradius/blastradius/harness/analysis/llm"
+	"github.com/blastradius/blastradius/harness/analysis/metricai"
 	"github.com/blastradius/blastradius/harness/analysis/prometheus"
 	"github.com/blastradius/blastradius/harness/analysis/sequential"
 	"github.com/blastradius/blastradius/harness/analysis/sprt"
@@ -58,6 +59,12 @@ type Settings struct {
 	AgentURL string       // the agent's base URL, from AGENT_URL and --agent-url
 	Tape     *tape.Tape   // when set, carries the external analyzers' HTTP (record or replay)
 	HTTP     *http.Client // when set (and no Tape), carries it instead of the default client
+	// MetricAIPlugin is the metric-ai plugin's binary (--metric-ai-plugin);
+	// without it, runs gated by metric-ai are skipped.
+	MetricAIPlugin string
+	// MetricAIBacking is the analyzer that answers the plugin at
+	// <endpoint>/agents/<name> (--metric-ai-backing; default threshold).
+	MetricAIBacking string
 }
 
 func (s Settings) httpClient() *http.Client {
@@ -97,6 +104,8 @@ var catalog = []Info{
 		Description: "an LLM judge over an OpenAI-compatible chat-completions API: metrics, series, logs and rollout step in; promote, confidence, root cause out"},
 	{Name: agent.Name, Provider: ProviderWeb, External: true, New: newAgent,
 		Description: "a Kubernetes agent over the A2A API the metric-ai plugin speaks (POST /a2a/analyze), e.g. carlossg/kubernetes-agent"},
+	{Name: metricai.Name, Provider: ProviderPlugin, External: true, New: newMetricAI,
+		Description: "the real argoproj-labs/metric-ai Argo plugin (--metric-ai-plugin PATH), its agent being the endpoint: a backing analyzer (--metric-ai-backing, default threshold) answers it at /agents/<name>"},
 }
 
 func newLLM(s Settings) (Analyzer, error) {
@@ -109,6 +118,22 @@ func newLLM(s Settings) (Analyzer, error) {
 
 func newAgent(s Settings) (Analyzer, error) {
 	return agent.NewAnalyzer(agent.Client{BaseURL: s.AgentURL, HTTPClient: s.httpClient()}, s.LLM.Policy)
+}
+
+// newMetricAI is metric-ai's entry: Argo measures it through the plugin,
+// never through this endpoint (see metricai.Analyzer).
+func newMetricAI(s Settings) (Analyzer, error) { return metricai.New(s.MetricAIBacking), nil }
+
+// Backings are the analyzers that can answer a plugin's agent calls: every
+// one but those Argo measures through a plugin.
+func Backings() []string {
+	var out []string
+	for _, a := range catalog {
+		if a.Provider != ProviderPlugin {
+			out = append(out, a.Name)
+		}
+	}
+	return out
 }
 
 // Catalog returns every analyzer, in report order.

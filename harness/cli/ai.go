@@ -3,7 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -13,8 +15,11 @@ import (
 	"github.com/blastradius/blastradius/harness/analysis"
 	"github.com/blastradius/blastradius/harness/analysis/agent"
 	"github.com/blastradius/blastradius/harness/analysis/llm"
+	"github.com/blastradius/blastradius/harness/analysis/metricai"
 	"github.com/blastradius/blastradius/harness/analysis/tape"
+	"github.com/blastradius/blastradius/harness/platform"
 	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/harness/scenario"
 )
 
 // aiOptions configure the external analyzers (llm, agent). Keys come only
@@ -28,6 +33,8 @@ type aiOptions struct {
 	agentURL                     string
 	record, replay               string
 	shadowExternal               bool
+	metricAIPlugin               string
+	metricAIBacking              string
 }
 
 func (o *aiOptions) register(f *pflag.FlagSet) {
@@ -42,6 +49,13 @@ func (o *aiOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&o.record, "llm-record", "", "record every request and answer of the llm and agent endpoints into DIR (keyed by a hash of the request; no header, so no key, is stored)")
 	f.StringVar(&o.replay, "llm-replay", "", "answer the llm and agent analyzers from recordings in DIR; a request not recorded is an error")
 	f.BoolVar(&o.shadowExternal, "shadow-external", false, "ask the configured llm and agent analyzers in shadow on every measurement too (each answer costs a call)")
+}
+
+// registerMetricAI adds run's metric-ai flags: the plugin runs in a cluster,
+// so bench, which replays traces, has no use for them.
+func (o *aiOptions) registerMetricAI(f *pflag.FlagSet) {
+	f.StringVar(&o.metricAIPlugin, "metric-ai-plugin", "", "metric-ai: the argoproj-labs/metric-ai Argo plugin's binary, which Argo loads (file://) and which asks the endpoint; without it, runs gated by metric-ai are skipped")
+	f.StringVar(&o.metricAIBacking, "metric-ai-backing", "", "metric-ai: the analyzer that answers the plugin at the endpoint's /agents/<name> (default "+metricai.DefaultBacking+")")
 }
 
 // configured lists the external analyzers whose endpoint is given.
@@ -80,6 +94,17 @@ func (o *aiOptions) settings() (analysis.Settings, error) {
 		}
 	}
 	s.LLM = s.LLM.WithEnv()
+	s.MetricAIPlugin, s.MetricAIBacking = o.metricAIPlugin, cmpOr(o.metricAIBacking, metricai.DefaultBacking)
+	if s.MetricAIPlugin != "" {
+		path, err := pluginBinary(s.MetricAIPlugin)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--metric-ai-plugin: %w", err))
+		}
+		s.MetricAIPlugin = path
+	}
+	if !slices.Contains(analysis.Backings(), s.MetricAIBacking) {
+		errs = append(errs, fmt.Errorf("--metric-ai-backing: %q is none of %s", s.MetricAIBacking, strings.Join(analysis.Backings(), ", ")))
+	}
 	switch {
 	case o.record != "" && o.replay != "":
 		errs = append(errs, errors.New("--llm-record and --llm-replay: give one, not both"))
@@ -123,6 +148,11 @@ func (o *aiOptions) externals(gating []string) ([]analysis.Analyzer, error) {
 	}
 	var names []string
 	for _, n := range gating {
+		// Argo measures a plugin's analyzer; the endpoint serves only the
+		// analyzer that answers the plugin.
+		if info, _ := analysis.Lookup(n); info.Provider == analysis.ProviderPlugin {
+			n = s.MetricAIBacking
+		}
 		if analysis.IsExternal(n) && !slices.Contains(names, n) {
 			names = append(names, n)
 		}
@@ -159,4 +189,64 @@ func redactUserinfo(s string) string {
 		}
 	}
 	return s
+}
+
+// pluginBinary is the absolute path of an executable file: Argo copies a
+// plugin from its file:// location, from its own working directory.
+func pluginBinary(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path, err
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		return abs, err
+	case !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0:
+		return abs, fmt.Errorf("%s is not an executable file", abs)
+	}
+	return abs, nil
+}
+
+// metricAI is what the platform and the runner need for metric-ai: the
+// plugin to configure in Argo and the analyzer that answers it, or nothing
+// without --metric-ai-plugin. The options are valid (settings said so).
+func (o *aiOptions) metricAI() (plugins []platform.MetricPlugin, backing string) {
+	if o.metricAIPlugin == "" {
+		return nil, ""
+	}
+	path, _ := pluginBinary(o.metricAIPlugin)
+	return []platform.MetricPlugin{metricai.Plugin(path)}, cmpOr(o.metricAIBacking, metricai.DefaultBacking)
+}
+
+// pluginSecret is the file every version of the metric-ai plugin read so far
+// (internal/plugin/plugin.go) loads at start-up, exiting without it.
+const pluginSecret = "/etc/secrets/github_token"
+
+// skipPluginRuns drops the runs gated by metric-ai when no plugin binary
+// is given, one line each on w saying why, before any cluster starts; with
+// a binary, it warns once if the file the plugin reads at start-up is
+// missing.
+func (o *aiOptions) skipPluginRuns(w io.Writer, specs []scenario.RunSpec) []scenario.RunSpec {
+	var kept []scenario.RunSpec
+	needed := false
+	for _, s := range specs {
+		info, _ := analysis.Lookup(s.Analyzer)
+		switch {
+		case info.Provider != analysis.ProviderPlugin:
+			kept = append(kept, s)
+		case o.metricAIPlugin == "":
+			fmt.Fprintf(w, "skip %s: %s runs the real %s Argo plugin, and no binary was given (--metric-ai-plugin PATH)\n",
+				s.ID, s.Analyzer, metricai.PluginName)
+		default:
+			kept, needed = append(kept, s), true
+		}
+	}
+	if needed {
+		if _, err := os.Stat(pluginSecret); err != nil {
+			fmt.Fprintf(w, "warning: %s is missing: the %s versions read so far exit at start-up without it, and every measurement is then an error\n",
+				pluginSecret, metricai.PluginName)
+		}
+	}
+	return kept
 }

@@ -72,6 +72,7 @@ expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 	f.StringVar(&o.binDir, "bin", "", "directory of the tools built by make tools (default: $BLASTRADIUS_BIN, else ./bin)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no per-second progress lines")
 	o.ai.register(f)
+	o.ai.registerMetricAI(f)
 	return cmd
 }
 
@@ -79,6 +80,10 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 	specs, err := planRuns(stderr, o, args, seed)
 	if err != nil {
 		return err
+	}
+	if specs = o.ai.skipPluginRuns(stderr, specs); len(specs) == 0 {
+		fmt.Fprintln(stderr, "nothing to run: every run was skipped")
+		return nil
 	}
 	externals, err := o.ai.externals(gatingAnalyzers(specs))
 	if err != nil {
@@ -92,8 +97,9 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 			StartedAt: time.Now(), Args: os.Args[1:]}}}
 
 	// A cluster of its own, gone when the command ends, however it ends.
+	plugins, backing := o.ai.metricAI()
 	cluster, err := platform.New(o.platform, platform.Options{
-		BinDir: o.binDir, DataDir: filepath.Join(".blastradius", "run-"+o.platform), Log: stderr})
+		BinDir: o.binDir, DataDir: filepath.Join(".blastradius", "run-"+o.platform), Log: stderr, MetricPlugins: plugins})
 	if err != nil {
 		return &exitError{code: ExitHarness, err: fmt.Errorf("--platform: %w", err)}
 	}
@@ -114,6 +120,7 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 		return &exitError{code: ExitHarness, err: err}
 	}
 	defer stop()
+	r.PluginBacking = backing
 	if !o.quiet {
 		r.Progress = rs.say
 	}

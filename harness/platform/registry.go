@@ -19,6 +19,9 @@ type Options struct {
 	DataDir string
 	// Log receives progress messages meant for the user.
 	Log io.Writer
+	// MetricPlugins are Argo metric provider plugins to configure before
+	// the controller starts; none by default.
+	MetricPlugins []MetricPlugin
 }
 
 // Factory builds a platform, which Up then starts.

@@ -20,10 +20,10 @@ import (
 // recordAnalysis writes the run's analysis trace beside its records, and
 // each analyzer's detection: the gating one's from what Argo was told, the
 // others' from their shadow answers (or, when Argo queried Prometheus
-// itself, from replaying the trace at Argo's measurement times). A run
-// whose strategy has no analysis gets a trace too, asked every analysis
-// interval from the candidate's apply to the window's end: what each
-// analyzer would have said had the strategy had one.
+// itself or ran a metric plugin, from replaying the trace at Argo's
+// measurement times). A run whose strategy has no analysis gets a trace
+// too, asked every analysis interval from the candidate's apply to the
+// window's end: what each analyzer would have said had the strategy had one.
 func (x *run) recordAnalysis(ctx context.Context) error {
 	if x.r.Analysis == nil || x.applied.IsZero() {
 		return nil
@@ -97,7 +97,7 @@ func (x *run) verdicts(ctx context.Context, tr *analyzer.Trace, calls []results.
 	if !x.traits.HasAnalysis() {
 		return x.replayAll(ctx, tr, out, x.everyInterval(tr))
 	}
-	if info.Provider != analysis.ProviderPrometheus {
+	if info.Provider == analysis.ProviderWeb {
 		var times []float64
 		for _, c := range calls {
 			if c.Error != "" {
@@ -116,8 +116,10 @@ func (x *run) verdicts(ctx context.Context, tr *analyzer.Trace, calls []results.
 		}
 		return out, times
 	}
-	// Argo measured each metric itself: its verdict at a time is the worst
-	// of the metrics'; the others replay the trace at those times.
+	// Argo measured each metric itself (prometheus), or through a plugin
+	// (metric-ai, whose agent calls to the endpoint are in the run's
+	// analysis calls): its verdict at a time is the worst of the metrics';
+	// the others replay the trace at those times.
 	byTime := map[time.Time]results.AnalysisVerdict{}
 	for _, e := range x.w.Events() {
 		if e.Kind != results.EventMeasurement || e.Measurement == nil {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/blastradius/blastradius/harness/analysis/metricai"
 	"github.com/blastradius/blastradius/harness/analysis/prometheus"
 
 	"github.com/blastradius/blastradius/harness/platform"
@@ -220,7 +221,8 @@ func templateName(p Params) string { return p.App + "-" + p.Analysis.Analyzer }
 
 // analysisTemplate has the analyzer's metrics: one web metric calling the
 // harness's endpoint, which answers a JSON verdict that Argo records whole,
-// or, for the prometheus analyzer, PromQL metrics that Argo runs itself.
+// or, for the prometheus analyzer, PromQL metrics that Argo runs itself, or,
+// for metric-ai, the metric-ai plugin's metric, whose agent is the endpoint.
 func analysisTemplate(p Params, strategyName string, unbounded bool) *unstructured.Unstructured {
 	a := p.Analysis
 	common := map[string]any{
@@ -234,9 +236,13 @@ func analysisTemplate(p Params, strategyName string, unbounded bool) *unstructur
 		common["inconclusiveLimit"] = int64(unboundedInconclusiveLimit)
 	}
 	var metrics []any
-	if a.Analyzer == prometheus.Name {
+	switch a.Analyzer {
+	case prometheus.Name:
 		metrics = prometheus.Metrics(a.Params, a.PrometheusURL, prometheus.Selector(ArgNamespace, ArgCanaryHash), common)
-	} else {
+	case metricai.Name:
+		metrics = []any{metricai.Metric(MetricName, fmt.Sprintf("{{args.%s}}%s", ArgURL, a.AgentPath),
+			hashSelector(p.App, ArgStableHash), hashSelector(p.App, ArgCanaryHash), common)}
+	default:
 		metric := map[string]any{
 			"name":             MetricName,
 			"successCondition": "result.verdict == 'pass'",
@@ -262,6 +268,12 @@ func analysisTemplate(p Params, strategyName string, unbounded bool) *unstructur
 		"metadata":   meta(p, templateName(p), strategyName),
 		"spec":       map[string]any{"args": args, "metrics": metrics},
 	}}
+}
+
+// hashSelector picks one version's pods: the app and the pod-template
+// hash Argo fills in per AnalysisRun (the endpoint's agent API needs it).
+func hashSelector(app, hashArg string) string {
+	return fmt.Sprintf("app=%s,rollouts-pod-template-hash={{args.%s}}", app, hashArg)
 }
 
 // analyzeURL is the endpoint's query. The placeholders are Argo's and must

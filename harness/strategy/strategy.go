@@ -128,6 +128,10 @@ type Params struct {
 type AnalysisParams struct {
 	URL      string // the analysis endpoint's base URL, e.g. http://127.0.0.1:34567
 	Analyzer string // an analyzer of the analysis catalog
+	// AgentPath is, for an analyzer Argo measures through a metric plugin
+	// (metric-ai), the path under URL where the plugin asks its agent: the
+	// endpoint's agent API for the backing analyzer, e.g. /agents/threshold.
+	AgentPath string
 	// PrometheusURL is where Argo's prometheus provider queries, for the
 	// prometheus analyzer.
 	PrometheusURL string

@@ -62,6 +62,8 @@ type Options struct {
 	Log io.Writer
 	// CrashLoopBackoff is the node agent's first restart delay (default 10s, as the kubelet).
 	CrashLoopBackoff time.Duration
+	// MetricPlugins are configured in Argo before its controller starts.
+	MetricPlugins []platform.MetricPlugin
 }
 
 // Cluster is one local cluster.
@@ -381,7 +383,9 @@ func (c *Cluster) startArgo(ctx context.Context, u *upState) error {
 	if err != nil {
 		return err
 	}
-	return c.start("rollouts-controller", []string{"POD_NAMESPACE=" + argoNamespace},
+	// KUBECONFIG too: the controller's metric plugins, its children, read
+	// the cluster with its identity, never the user's kubeconfig.
+	return c.start("rollouts-controller", []string{"POD_NAMESPACE=" + argoNamespace, "KUBECONFIG=" + argoKubeconfig},
 		"--kubeconfig="+argoKubeconfig, "--leader-elect=false", "--loglevel=info",
 		fmt.Sprintf("--metricsPort=%d", u.ports.argoMetrics), fmt.Sprintf("--healthzPort=%d", u.ports.argoHealthz),
 	)

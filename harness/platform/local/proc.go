@@ -36,6 +36,9 @@ func startProc(dir, name, bin string, args, env []string) (*proc, error) {
 	defer logf.Close() // the child holds its own descriptor
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
+	// In the data dir, so that whatever a process writes relative to its
+	// working directory (Argo's plugin-bin/) goes with the cluster.
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

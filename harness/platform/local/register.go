@@ -7,6 +7,6 @@ const Name = "local"
 
 func init() {
 	platform.Register(Name, func(o platform.Options) (platform.Platform, error) {
-		return New(Options{BinDir: o.BinDir, DataDir: o.DataDir, Log: o.Log}), nil
+		return New(Options{BinDir: o.BinDir, DataDir: o.DataDir, Log: o.Log, MetricPlugins: o.MetricPlugins}), nil
 	})
 }

@@ -1,0 +1,54 @@
+package platform
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// Argo Rollouts' configuration: the ConfigMap its controller reads at
+// start-up (in its own namespace), its key listing metric provider plugins,
+// and the ClusterRole a real install gives the controller.
+const (
+	ArgoConfigMap          = "argo-rollouts-config"
+	ArgoMetricPluginsKey   = "metricProviderPlugins"
+	ArgoControllerRoleName = "argo-rollouts"
+)
+
+// MetricPlugin is an Argo Rollouts metric provider plugin that the platform
+// configures before the controller starts (Argo loads plugins only then).
+type MetricPlugin struct {
+	// Name is how AnalysisTemplates name it: "<namespace>/<name>", e.g.
+	// "argoproj-labs/metric-ai".
+	Name string
+	// Path is the plugin's binary, absolute, on the machine that runs the
+	// controller; Argo copies it from this file:// location.
+	Path string
+	// Rules are what the plugin needs beyond the controller's ClusterRole:
+	// it runs as a child of the controller, with the controller's identity.
+	Rules []rbacv1.PolicyRule
+}
+
+// MetricProviderPlugins is the metricProviderPlugins value of Argo's
+// ConfigMap: a YAML list of {name, location: file://<path>}.
+func MetricProviderPlugins(plugins []MetricPlugin) (string, error) {
+	type item struct {
+		Name     string `json:"name"`
+		Location string `json:"location"`
+	}
+	items := make([]item, 0, len(plugins))
+	for _, p := range plugins {
+		if ns, n, ok := strings.Cut(p.Name, "/"); !ok || ns == "" || n == "" || strings.Contains(n, "/") {
+			return "", fmt.Errorf("metric plugin %q: the name must be <namespace>/<name>", p.Name)
+		}
+		if !filepath.IsAbs(p.Path) {
+			return "", fmt.Errorf("metric plugin %s: %q is not an absolute path", p.Name, p.Path)
+		}
+		items = append(items, item{Name: p.Name, Location: "file://" + filepath.ToSlash(p.Path)})
+	}
+	out, err := yaml.Marshal(items)
+	return string(out), err
+}
