@@ -142,7 +142,14 @@ func TestChromiumHostileReport(t *testing.T) {
 	f := hostileFixture()
 	var buf bytes.Buffer
 	require.NoError(t, HTML(&buf, f, Compare(f, f)))
-	path := writeReport(t, buf.Bytes())
+	inertInBrowser(t, buf.Bytes())
+}
+
+// inertInBrowser opens the page in headless Chromium: its script ran
+// without an error, and no payload ran (none marked the page).
+func inertInBrowser(t *testing.T, page []byte) {
+	t.Helper()
+	path := writeReport(t, page)
 	dom, _, err := chromium(t, 60*time.Second, "--virtual-time-budget=3000", "--dump-dom", "file://"+path)
 	require.NoError(t, err)
 	attrs := htmlAttrs(t, dom)

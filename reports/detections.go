@@ -7,8 +7,11 @@ package reports
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/blastradius/blastradius/harness/analysis"
 	"github.com/blastradius/blastradius/harness/results"
@@ -143,6 +146,12 @@ type analyzerStat struct {
 	// Medians over the runs it detected in; nil when none has the value.
 	MedianAt, MedianDetect, MedianFailedBefore *float64
 	GoodRuns, FalseAlarms                      int // runs of a good release, and those it failed
+	// RootCauseNamed counts the bad releases it detected naming a root
+	// cause (Detection.RootCauseCorrect set), RootCauseCorrect those it
+	// named right.
+	RootCauseNamed, RootCauseCorrect int
+	// AI sums an AI analyzer's calls over the runs; nil without any.
+	AI *results.AIUsage
 }
 
 // analyzerStats sums up every analyzer of runs; runs the harness failed
@@ -167,6 +176,15 @@ func analyzerStats(runs []*results.Run) []analyzerStat {
 			good := r.GroundTruth == results.Good
 			if good {
 				s.GoodRuns++
+			}
+			if d.AI != nil {
+				s.AI = addUsage(s.AI, *d.AI)
+			}
+			if d.RootCauseCorrect != nil && r.GroundTruth == results.Bad {
+				s.RootCauseNamed++
+				if *d.RootCauseCorrect {
+					s.RootCauseCorrect++
+				}
 			}
 			t, ok := detectedAt(r, d)
 			if !ok {
@@ -221,4 +239,121 @@ func (s analyzerStat) cells() (detected, at, ttd, failed, falseAlarms string) {
 		falseAlarms = fmt.Sprintf("%d of %d", s.FalseAlarms, s.GoodRuns)
 	}
 	return
+}
+
+// addUsage adds u into sum (a new sum when nil) and returns it: calls,
+// failures, tokens and cost add up, the mean latency is weighted by calls.
+func addUsage(sum *results.AIUsage, u results.AIUsage) *results.AIUsage {
+	if sum == nil {
+		sum = &results.AIUsage{}
+	}
+	if n := sum.Calls + u.Calls; n > 0 {
+		sum.MeanLatencySeconds = (sum.MeanLatencySeconds*float64(sum.Calls) + u.MeanLatencySeconds*float64(u.Calls)) / float64(n)
+		sum.Calls = n
+	}
+	sum.MaxLatencySeconds = max(sum.MaxLatencySeconds, u.MaxLatencySeconds)
+	sum.PromptTokens += u.PromptTokens
+	sum.CompletionTokens += u.CompletionTokens
+	sum.CostUSD += u.CostUSD
+	for k, n := range u.Failures {
+		if sum.Failures == nil {
+			sum.Failures = map[string]int{}
+		}
+		sum.Failures[k] += n
+	}
+	return sum
+}
+
+// rootCauseText is how often the analyzer named the root cause right when
+// it stopped a bad release naming one, "2/3 (66.7%)"; "–" when it never
+// named one.
+func (s analyzerStat) rootCauseText() string {
+	if s.RootCauseNamed == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%d/%d (%.1f%%)", s.RootCauseCorrect, s.RootCauseNamed, 100*float64(s.RootCauseCorrect)/float64(s.RootCauseNamed))
+}
+
+// aiCells are an AI analyzer's calls as text: "12 (2 failed: timeout 2)",
+// the cost per decision "$0.0012" and the mean latency in seconds; "–"
+// for an analyzer without calls.
+func (s analyzerStat) aiCells() (calls, cost, latency string) {
+	u := s.AI
+	if u == nil || u.Calls == 0 {
+		return "–", "–", "–"
+	}
+	calls = strconv.Itoa(u.Calls)
+	if f := failuresText(u.Failures); f != "" {
+		calls += fmt.Sprintf(" (%d failed: %s)", failedCalls(u.Failures), f)
+	}
+	return calls, usd(u.CostUSD / float64(u.Calls)), fmt.Sprintf("%.2f", u.MeanLatencySeconds)
+}
+
+func usd(v float64) string { return fmt.Sprintf("$%.4f", v) }
+
+func failedCalls(failures map[string]int) int {
+	n := 0
+	for _, c := range failures {
+		n += c
+	}
+	return n
+}
+
+// failuresText lists failed calls by kind, "rate-limited 1, timeout 2"
+// (kinds sorted and clipped: they come from results.json); "" without any.
+func failuresText(failures map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(failures)) {
+		parts = append(parts, fmt.Sprintf("%s %d", clip(k, 40), failures[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// hasAI reports whether any of runs made AI calls: the AI columns have
+// something to show.
+func hasAI(runs []*results.Run) bool {
+	for _, r := range runs {
+		for i := range r.Detections {
+			if r.Detections[i].AI != nil {
+				return true
+			}
+		}
+		for i := range r.Analysis {
+			if r.Analysis[i].AI != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasRootCause reports whether any analyzer of runs stopped a bad release
+// naming a root cause: the root-cause column has something to show.
+func hasRootCause(runs []*results.Run) bool {
+	for _, r := range runs {
+		for i := range r.Detections {
+			if r.Detections[i].RootCauseCorrect != nil && r.GroundTruth == results.Bad {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rootCauseMark is what a detection's category says: "error-rate ✓" when
+// it was the bad release's root cause, "error-rate ✗" when not, the
+// category alone when it was not judged (a good release), and the class
+// of the mark; empty without a category.
+func rootCauseMark(d *results.Detection) (text, class string) {
+	if d.Category == "" {
+		return "", ""
+	}
+	text = clip(oneLineText(string(d.Category)), 40)
+	switch {
+	case d.RootCauseCorrect == nil:
+		return text, "rc"
+	case *d.RootCauseCorrect:
+		return text + " ✓", "rc right"
+	}
+	return text + " ✗", "rc wrong"
 }

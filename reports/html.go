@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 const (
 	maxLogLineRunes = 400  // runes per log line
 	maxTextRunes    = 1000 // explanations, messages, errors
+	maxRawRunes     = 4000 // an AI analyzer's raw answer
 )
 
 // limits are how much of each run the page shows. They shrink as runs grow
@@ -73,6 +75,7 @@ type htmlPage struct {
 	Scenarios []scenarioView
 	Runs      []runView
 	Cmp       *cmpView
+	Chaos     []chaosRow // analysis-path chaos; none when no run had any
 }
 
 type envView struct {
@@ -100,6 +103,10 @@ type scenarioView struct {
 	Rows                                                                   []runRow
 	Analyzers                                                              []string // the detection columns
 	Stats                                                                  []statRow
+	// The optional columns of Stats: root-cause accuracy when an analyzer
+	// stopped a bad release naming one, cost and latency when a run made
+	// AI calls.
+	ShowRootCause, ShowAI bool
 }
 
 // detCell is when one analyzer failed, or would have failed, a run's
@@ -107,11 +114,15 @@ type scenarioView struct {
 type detCell struct {
 	Name, Text, Title string
 	Gating            bool
+	// Category is the root cause it named, marked right or wrong on a bad
+	// release; RCClass its class.
+	Category, RCClass string
 }
 
 // statRow is one analyzer over a scenario's runs.
 type statRow struct {
 	Analyzer, Gating, Detected, At, Detect, FailedBefore, FalseAlarms string
+	RootCause, AICalls, AICost, AILatency                             string
 }
 
 type runRow struct {
@@ -144,6 +155,30 @@ type runView struct {
 	EventCount, EventsMore                    int
 	Logs                                      []logView
 	Baseline                                  string
+	AI                                        []aiRow // the calls' AI records
+	AISummary                                 string  // over every AI call of the run
+}
+
+// aiRow is what an AI analyzer's answer cost and said beyond its verdict;
+// Model, RootCause, Remediation and Raw are the model's text, clipped (and
+// escaped by the template).
+type aiRow struct {
+	T, Analyzer, Role, Verdict, Class              string
+	Model, Latency, Attempts, Status, Tokens, Cost string
+	Failure, Policy, Chaos, Category               string
+	RootCause, Remediation, Raw                    string
+	RawBytes                                       int
+	RawCut                                         bool
+}
+
+// chaosRow is the runs of one analyzer under one chaos mode and failure
+// policy: their verdicts, and what the policy let happen.
+type chaosRow struct {
+	Analyzer, Chaos, Policy string
+	Runs                    []chip
+	Verdicts                string // "detected 1, missed 2"
+	Consequence             string // the missed bad releases and false alarms, or "none"
+	Class                   string // wrong when there were any
 }
 
 type faultRow struct{ Kind, Description, At, Injected, Cleared, Touched, Error string }
@@ -231,6 +266,7 @@ func HTML(w io.Writer, f *results.File, cmp *Comparison) error {
 	if cmp != nil {
 		p.Cmp = makeCmpView(cmp, f, anchors)
 	}
+	p.Chaos = chaosRows(f, anchors)
 
 	bw := bufio.NewWriterSize(w, 1<<16)
 	if err := page.Execute(bw, p); err != nil {
@@ -261,15 +297,14 @@ func overview(p *htmlPage, f *results.File, anchors []string, rows []runRow) map
 		first := sg.Runs[0]
 		sv := scenarioView{Name: sg.Name, Anchor: anchor, Description: clip(first.Description, maxTextRunes),
 			GroundTruth: string(first.GroundTruth), Stable: first.Stable, Candidate: first.Candidate, File: first.ScenarioFile,
-			Analyzers: clipAll(scenarioAnalyzers(sg.Runs), maxAnalyzerRunes), Stats: statRows(sg.Runs)}
+			Analyzers: clipAll(scenarioAnalyzers(sg.Runs), maxAnalyzerRunes), Stats: statRows(sg.Runs),
+			ShowRootCause: hasRootCause(sg.Runs), ShowAI: hasAI(sg.Runs)}
 		var seeds []string
 		seen := map[int64]bool{}
 		for _, r := range sg.Runs {
 			i := index[r]
-			st := Status(r)
 			c := colIdx[r.Strategy+" / "+r.Analyzer]
-			row.Cells[c] = append(row.Cells[c], chip{Anchor: anchors[i], Status: st, Class: verdictClass(st), Symbol: verdictSymbol[st],
-				Title: fmt.Sprintf("%s: %s", runLabel(r), st)})
+			row.Cells[c] = append(row.Cells[c], runChip(r, anchors[i]))
 			sv.Rows = append(sv.Rows, rows[i])
 			row := &sv.Rows[len(sv.Rows)-1]
 			row.Detections, row.DetectionsV = detectionCells(r)
@@ -285,6 +320,12 @@ func overview(p *htmlPage, f *results.File, anchors []string, rows []runRow) map
 	return scenarioAnchors
 }
 
+// runChip is r's verdict as a chip leading to its run.
+func runChip(r *results.Run, anchor string) chip {
+	st := Status(r)
+	return chip{Anchor: anchor, Status: st, Class: verdictClass(st), Symbol: verdictSymbol[st], Title: fmt.Sprintf("%s: %s", runLabel(r), st)}
+}
+
 // detectionCells are r's detections in catalog order, and the earliest
 // as a sort key; none when the harness failed the run.
 func detectionCells(r *results.Run) ([]detCell, string) {
@@ -296,7 +337,9 @@ func detectionCells(r *results.Run) ([]detCell, string) {
 	earliest := math.Inf(1)
 	for _, name := range analyzerOrder(detectionNames(r)) {
 		d := dets[name]
-		out = append(out, detCell{Name: clip(name, maxAnalyzerRunes), Text: detectionText(r, d), Title: detectionTitle(r, d), Gating: d.Gating})
+		c := detCell{Name: clip(name, maxAnalyzerRunes), Text: detectionText(r, d), Title: detectionTitle(r, d), Gating: d.Gating}
+		c.Category, c.RCClass = rootCauseMark(d)
+		out = append(out, c)
 		if at, ok := detectedAt(r, d); ok {
 			earliest = math.Min(earliest, at)
 		}
@@ -311,8 +354,9 @@ func detectionCells(r *results.Run) ([]detCell, string) {
 func statRows(runs []*results.Run) []statRow {
 	var out []statRow
 	for _, s := range analyzerStats(runs) {
-		row := statRow{Analyzer: clip(s.Analyzer, maxAnalyzerRunes), Gating: strconv.Itoa(s.Gating)}
+		row := statRow{Analyzer: clip(s.Analyzer, maxAnalyzerRunes), Gating: strconv.Itoa(s.Gating), RootCause: s.rootCauseText()}
 		row.Detected, row.At, row.Detect, row.FailedBefore, row.FalseAlarms = s.cells()
+		row.AICalls, row.AICost, row.AILatency = s.aiCells()
 		out = append(out, row)
 	}
 	return out
@@ -405,6 +449,7 @@ func makeRunView(r *results.Run, row runRow, chartID string, d *RunDelta, lim li
 	})
 	v.HasShadow = hasShadow(r)
 	v.Analysis, v.AnalysisMore = analysisRows(calls, rel, lim.shadow >= 200), len(r.Analysis)-len(calls)
+	v.AI, v.AISummary = aiRows(calls, rel), aiSummary(r)
 	events := keepFirst(r.Events, lim.events, func(e results.Event) bool {
 		return e.Kind != results.EventPod && e.Kind != results.EventReplicaSet
 	})
@@ -442,7 +487,7 @@ func runFacts(r *results.Run) [][2]string {
 		return nil
 	}
 	br, t := r.BlastRadius, r.Timing
-	return [][2]string{
+	return append([][2]string{
 		{"failed requests", fmt.Sprintf("%d of %d", br.FailedRequests, br.TotalRequests)},
 		{"served by the candidate and failed", strconv.FormatInt(br.CandidateFailedRequests, 10)},
 		{"unattributed errors", strconv.FormatInt(br.UnattributedErrors, 10)},
@@ -456,7 +501,189 @@ func runFacts(r *results.Run) [][2]string {
 		{"time to detect", secs(t.TimeToDetectSeconds) + " s"},
 		{"time to recover", secs(t.TimeToRecoverSeconds) + " s"},
 		{"time to promote", secs(t.TimeToPromoteSeconds) + " s"},
+	}, rootCauseFacts(r)...)
+}
+
+// rootCauseFacts are the release's root cause and the one the gating
+// analyzer named when it stopped the release, right or wrong; none when
+// the run records neither.
+func rootCauseFacts(r *results.Run) [][2]string {
+	var out [][2]string
+	if r.RootCause != "" {
+		out = append(out, [2]string{"root cause of the release", clip(string(r.RootCause), 40)})
 	}
+	for i := range r.Detections {
+		d := &r.Detections[i]
+		if !d.Gating || d.Category == "" {
+			continue
+		}
+		named := clip(string(d.Category), 40)
+		switch c := r.RootCauseCorrect; {
+		case c == nil:
+			named += " (not judged)"
+		case *c:
+			named += " (right)"
+		default:
+			named += " (wrong)"
+		}
+		out = append(out, [2]string{"root cause named by " + clip(d.Analyzer, maxAnalyzerRunes), named})
+		break
+	}
+	return out
+}
+
+// aiRows are the AI records of the calls and of their shadow answers, in
+// order.
+func aiRows(calls []results.AnalysisCall, rel func(time.Time) string) []aiRow {
+	var out []aiRow
+	for _, c := range calls {
+		if c.AI != nil {
+			out = append(out, aiRowOf(rel(c.Time), c.Analyzer, "gating", c.Verdict, c.Category, c.AI))
+		}
+		for _, s := range c.Shadow {
+			if s.AI != nil {
+				out = append(out, aiRowOf(rel(c.Time), s.Analyzer, "in shadow", s.Verdict, s.Category, s.AI))
+			}
+		}
+	}
+	return out
+}
+
+func aiRowOf(t, analyzer, role string, v results.AnalysisVerdict, category results.RootCause, a *results.AICall) aiRow {
+	row := aiRow{T: t, Analyzer: clip(analyzer, maxAnalyzerRunes), Role: role, Verdict: clip(string(v), 40), Class: verdictMarkClass(v),
+		Model: orDash(clip(a.Model, 100)), Latency: fmt.Sprintf("%.2f", a.LatencySeconds),
+		Attempts: fmt.Sprintf("%d (%d retries)", a.Attempts, a.Retries), Status: "–",
+		Tokens: fmt.Sprintf("%d / %d", a.PromptTokens, a.CompletionTokens), Cost: usd(a.CostUSD),
+		Failure: orDash(clip(a.Failure, 40)), Policy: orDash(clip(string(a.Policy), 40)), Chaos: orDash(clip(string(a.Chaos), 40)),
+		Category: orDash(clip(string(category), 40)), RootCause: clip(a.RootCause, maxTextRunes), Remediation: clip(a.Remediation, maxTextRunes),
+		Raw: clip(a.Raw, maxRawRunes), RawBytes: len(a.Raw)}
+	row.RawCut = row.Raw != strings.ToValidUTF8(a.Raw, "\uFFFD")
+	if a.Status != 0 {
+		row.Status = strconv.Itoa(a.Status)
+	}
+	return row
+}
+
+// aiSummary sums every AI call of r, shadow answers included: "3 calls,
+// 1 failed (timeout 1), $0.0030 in all, 3600 prompt and 240 completion
+// tokens, mean latency 1.20 s, max 2.00 s"; "" without any.
+func aiSummary(r *results.Run) string {
+	var u results.AIUsage
+	add := func(c *results.AICall) {
+		if c != nil {
+			u.Add(*c)
+		}
+	}
+	for i := range r.Analysis {
+		add(r.Analysis[i].AI)
+		for j := range r.Analysis[i].Shadow {
+			add(r.Analysis[i].Shadow[j].AI)
+		}
+	}
+	if u.Calls == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%d calls", u.Calls)
+	if f := failuresText(u.Failures); f != "" {
+		s += fmt.Sprintf(", %d failed (%s)", failedCalls(u.Failures), f)
+	}
+	return s + fmt.Sprintf(", %s in all, %d prompt and %d completion tokens, mean latency %.2f s, max %.2f s",
+		usd(u.CostUSD), u.PromptTokens, u.CompletionTokens, u.MeanLatencySeconds, u.MaxLatencySeconds)
+}
+
+// runChaos is the chaos mode and failure policy of r's gating AI calls:
+// those of the first call with chaos injected; false when none had any.
+func runChaos(r *results.Run) (results.Chaos, results.FailurePolicy, bool) {
+	for i := range r.Analysis {
+		if a := r.Analysis[i].AI; a != nil && a.Chaos != "" {
+			return a.Chaos, a.Policy, true
+		}
+	}
+	return "", "", false
+}
+
+// rank is x's index in xs, or len(xs) for a value not in it (sorted last).
+func rank[T comparable](xs []T, x T) int {
+	if i := slices.Index(xs, x); i >= 0 {
+		return i
+	}
+	return len(xs)
+}
+
+// chaosRows are the runs with chaos on the analysis path, by analyzer,
+// chaos mode and policy (catalog and vocabulary order): their verdicts,
+// and which ended in a missed bad release (a fail-open policy passes
+// failed calls) or a false alarm (a fail-closed one fails them).
+func chaosRows(f *results.File, anchors []string) []chaosRow {
+	type key struct {
+		analyzer string
+		chaos    results.Chaos
+		policy   results.FailurePolicy
+	}
+	groups := map[key][]int{}
+	var keys []key
+	for i := range f.Runs {
+		c, p, ok := runChaos(&f.Runs[i])
+		if !ok {
+			continue
+		}
+		k := key{f.Runs[i].Analyzer, c, p}
+		if _, seen := groups[k]; !seen {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	var names []string
+	for _, k := range keys {
+		names = append(names, k.analyzer)
+	}
+	order := analyzerOrder(names)
+	slices.SortStableFunc(keys, func(a, b key) int {
+		if d := rank(order, a.analyzer) - rank(order, b.analyzer); d != 0 {
+			return d
+		}
+		if d := rank(results.ChaosModes(), a.chaos) - rank(results.ChaosModes(), b.chaos); d != 0 {
+			return d
+		}
+		return rank(results.Policies(), a.policy) - rank(results.Policies(), b.policy)
+	})
+	var out []chaosRow
+	for _, k := range keys {
+		row := chaosRow{Analyzer: clip(k.analyzer, maxAnalyzerRunes), Chaos: clip(string(k.chaos), 40), Policy: orDash(clip(string(k.policy), 40))}
+		counts := map[string]int{}
+		for _, i := range groups[k] {
+			c := runChip(&f.Runs[i], anchors[i])
+			counts[c.Status]++
+			row.Runs = append(row.Runs, c)
+		}
+		var verdicts, wrong []string
+		for _, v := range append(results.Verdicts(), StatusError) {
+			if n := counts[string(v)]; n > 0 {
+				verdicts = append(verdicts, fmt.Sprintf("%s %d", v, n))
+			}
+		}
+		row.Verdicts = strings.Join(verdicts, ", ")
+		if n := counts[string(results.VerdictMissed)]; n > 0 {
+			s := fmt.Sprintf("%d missed bad release(s)", n)
+			if k.policy == results.PolicyFailOpen {
+				s += " (fail-open: the failed calls passed)"
+			}
+			wrong = append(wrong, s)
+		}
+		if n := counts[string(results.VerdictFalseAlarm)]; n > 0 {
+			s := fmt.Sprintf("%d false alarm(s)", n)
+			if k.policy == results.PolicyFailClosed {
+				s += " (fail-closed: the failed calls failed)"
+			}
+			wrong = append(wrong, s)
+		}
+		row.Consequence, row.Class = "none", "correct"
+		if len(wrong) > 0 {
+			row.Consequence, row.Class = strings.Join(wrong, "; "), "wrong"
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 func faultRows(faults []results.FaultRecord, rel func(time.Time) string) []faultRow {

@@ -155,8 +155,12 @@ func runSummary(r *results.Run) string {
 		if at == "—" {
 			at = "none"
 		}
-		fmt.Fprintf(&b, "detection %s (%s): %s, %d of %d measurements failed\n", clip(name, maxAnalyzerRunes), role,
+		fmt.Fprintf(&b, "detection %s (%s): %s, %d of %d measurements failed", clip(name, maxAnalyzerRunes), role,
 			at, d.Failed, d.Measurements)
+		if rc, _ := rootCauseMark(d); rc != "" {
+			fmt.Fprintf(&b, ", root cause named %s", rc)
+		}
+		b.WriteString("\n")
 	}
 	for _, e := range r.Expectations {
 		ok := "ok"

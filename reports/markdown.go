@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,6 +78,7 @@ func Markdown(w io.Writer, f *results.File, cmp *Comparison) error {
 		b.WriteString("\n")
 		markdownAnalyzers(b, sg.Runs)
 	}
+	markdownRootCauseAndCost(b, f)
 
 	var failed, errored []string
 	for i := range f.Runs {
@@ -118,6 +120,66 @@ func markdownAnalyzers(b *bufio.Writer, runs []*results.Run) {
 		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s |\n", mdText(s.Analyzer), s.Gating, detected, at, ttd, failed, falseAlarms)
 	}
 	b.WriteString("\n")
+}
+
+// markdownRootCauseAndCost is one line per analyzer, over every run, with
+// what the scenario tables leave out: how often it named the root cause
+// right when it stopped a bad release naming one, and an AI analyzer's
+// calls, cost per decision, latency and models. Nothing when no analyzer
+// has either.
+func markdownRootCauseAndCost(b *bufio.Writer, f *results.File) {
+	runs := make([]*results.Run, len(f.Runs))
+	for i := range f.Runs {
+		runs[i] = &f.Runs[i]
+	}
+	var lines []string
+	for _, s := range analyzerStats(runs) {
+		var parts []string
+		if s.RootCauseNamed > 0 {
+			parts = append(parts, fmt.Sprintf("root cause right %s of the bad releases it stopped naming one", s.rootCauseText()))
+		}
+		if u := s.AI; u != nil && u.Calls > 0 {
+			calls := fmt.Sprintf("%d AI calls", u.Calls)
+			if f := failuresText(u.Failures); f != "" {
+				calls += fmt.Sprintf(" (%d failed: %s)", failedCalls(u.Failures), f)
+			}
+			_, cost, latency := s.aiCells()
+			p := fmt.Sprintf("%s, %s per decision, mean latency %s s", mdText(calls), mdText(cost), latency)
+			if models := aiModels(runs, s.Analyzer); len(models) > 0 {
+				p += ", model " + strings.Join(models, ", ")
+			}
+			parts = append(parts, p)
+		}
+		if len(parts) > 0 {
+			lines = append(lines, fmt.Sprintf("- **%s**: %s", mdText(s.Analyzer), strings.Join(parts, "; ")))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("### Analyzers: root cause and cost\n\n")
+	writeItems(b, lines)
+}
+
+// aiModels are the models an analyzer's AI calls in runs named, escaped
+// for Markdown, at most three.
+func aiModels(runs []*results.Run, analyzer string) []string {
+	var out []string
+	add := func(name string, c *results.AICall) {
+		if c != nil && name == analyzer && c.Model != "" && !slices.Contains(out, mdText(c.Model)) && len(out) < 3 {
+			out = append(out, mdText(c.Model))
+		}
+	}
+	for _, r := range runs {
+		for i := range r.Analysis {
+			a := &r.Analysis[i]
+			add(a.Analyzer, a.AI)
+			for j := range a.Shadow {
+				add(a.Shadow[j].Analyzer, a.Shadow[j].AI)
+			}
+		}
+	}
+	return out
 }
 
 func countRegressedGroups(c *Comparison) int {

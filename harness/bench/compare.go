@@ -27,7 +27,8 @@ func (r Regression) String() string {
 }
 
 // Compare lists the regressions of cur against old, analyzer by analyzer
-// in old's order. Rates regress when they move the bad way by more than two
+// in old's order. Rates (root-cause accuracy among them, when both runs
+// have cases for it) regress when they move the bad way by more than two
 // standard errors of the two-proportion test (pooled proportion); medians
 // of time to detect and failed before detect when they rise by more than
 // max(10%, the root-sum-square of the two order-statistic 95% half-widths
@@ -62,6 +63,7 @@ func Compare(old, cur *Result) []Regression {
 		rate("recall", oc.TP, o.Bad, nc.TP, n.Bad, false)
 		rate("precision", oc.TP, oc.TP+oc.FP, nc.TP, nc.TP+nc.FP, false)
 		rate("falseAlarmRate", oc.FP, o.Good, nc.FP, n.Good, true)
+		rate("rootCauseAccuracy", o.RootCauseCorrect, o.RootCauseNamed, n.RootCauseCorrect, n.RootCauseNamed, false)
 		med := func(metric string, om *float64, oci *Interval, nm *float64, nci *Interval) {
 			if om == nil || nm == nil || oci == nil || nci == nil {
 				return

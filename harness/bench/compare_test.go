@@ -91,3 +91,23 @@ func TestCompareOnGeneratedCorpora(t *testing.T) {
 	}
 	assert.True(t, metrics["medianTimeToDetectSeconds"], "%v", regs)
 }
+
+// Root-cause accuracy regresses like the other rates: a drop beyond two
+// standard errors of the two-proportion test, over the cases that named a
+// category; a baseline without such cases compares nothing.
+func TestCompareRootCauseAccuracy(t *testing.T) {
+	withRC := func(named, correct int) *Result {
+		m := metrics("x", 240, 60, 12, 288, 10, 9, 11, 20, 18, 22)
+		m.RootCauseNamed, m.RootCauseCorrect, m.RootCauseAccuracy = named, correct, ratio(correct, named)
+		return &Result{Analyzers: []Metrics{m}}
+	}
+	old := withRC(200, 180)
+	assert.Empty(t, Compare(old, withRC(200, 172)), "90% -> 86%: noise")
+	regs := Compare(old, withRC(200, 150))
+	require.Len(t, regs, 1)
+	assert.Equal(t, "rootCauseAccuracy", regs[0].Metric)
+	assert.InDelta(t, 0.9, regs[0].Old, 1e-12)
+	assert.InDelta(t, 0.75, regs[0].New, 1e-12)
+	assert.Empty(t, Compare(withRC(0, 0), withRC(200, 10)), "no baseline cases: not compared")
+	assert.Empty(t, Compare(old, withRC(0, 0)), "no cases now: not compared")
+}

@@ -31,21 +31,25 @@ const (
 )
 
 // Models, by name; good ones first. Weights are each model's share of a
-// corpus (docs/bench.md, "Models").
+// corpus (docs/bench.md, "Models"); rootCause is the trace's RootCause,
+// the category the demo app's catalog gives the same defect (errors,
+// steady, late or bursty: error-rate; errors for a user segment:
+// user-segment; a crash loop: crash).
 var models = []struct {
-	name   string
-	truth  results.GroundTruth
-	weight float64
+	name      string
+	truth     results.GroundTruth
+	weight    float64
+	rootCause results.RootCause
 }{
-	{"identical", results.Good, 0.30},
-	{"blips", results.Good, 0.125},
-	{"restart", results.Good, 0.075},
-	{"steady", results.Bad, 0.15},
-	{"late", results.Bad, 0.10},
-	{"bursty", results.Bad, 0.075},
-	{"segment", results.Bad, 0.075},
-	{"latency", results.Bad, 0.05},
-	{"crashloop", results.Bad, 0.05},
+	{"identical", results.Good, 0.30, results.RootCauseNone},
+	{"blips", results.Good, 0.125, results.RootCauseNone},
+	{"restart", results.Good, 0.075, results.RootCauseNone},
+	{"steady", results.Bad, 0.15, results.RootCauseErrorRate},
+	{"late", results.Bad, 0.10, results.RootCauseErrorRate},
+	{"bursty", results.Bad, 0.075, results.RootCauseErrorRate},
+	{"segment", results.Bad, 0.075, results.RootCauseUserSegment},
+	{"latency", results.Bad, 0.05, results.RootCauseLatency},
+	{"crashloop", results.Bad, 0.05, results.RootCauseCrash},
 }
 
 // start is every synthetic trace's T = 0: a fixed instant, so the bytes
@@ -82,6 +86,7 @@ func Generate(w io.Writer, cases int, seed uint64) (Counts, error) {
 type scenario struct {
 	model               string
 	truth               results.GroundTruth
+	rootCause           results.RootCause
 	duration            float64 // seconds of candidate
 	totalRPS, candRPS   float64
 	split               string // canary or bluegreen
@@ -106,7 +111,7 @@ func Synthesize(seed uint64, i int) *analyzer.Trace {
 	s.labels["case"] = strconv.Itoa(i)
 	t := &analyzer.Trace{
 		Version: analyzer.TraceVersion, ID: fmt.Sprintf("synthetic-%d-%06d", seed, i),
-		Source: analyzer.SourceSynthetic, GroundTruth: s.truth, Start: start, Step: step,
+		Source: analyzer.SourceSynthetic, GroundTruth: s.truth, RootCause: s.rootCause, Start: start, Step: step,
 		Bounds: append([]float64(nil), demoapp.DurationBuckets...),
 		Params: analyzer.Defaults, Labels: s.labels,
 	}
@@ -145,7 +150,7 @@ func draw(r *rand.Rand) scenario {
 	for ; m < len(models)-1 && u >= models[m].weight; m++ {
 		u -= models[m].weight
 	}
-	s := scenario{model: models[m].name, truth: models[m].truth, labels: map[string]string{}}
+	s := scenario{model: models[m].name, truth: models[m].truth, rootCause: models[m].rootCause, labels: map[string]string{}}
 	s.duration = 60 + interval*float64(r.IntN(13))
 	s.totalRPS = pick(r, 20.0, 50, 100, 200)
 	if r.Float64() < 0.15 {

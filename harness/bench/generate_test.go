@@ -68,6 +68,10 @@ func TestGenerateGroundTruth(t *testing.T) {
 			assert.Equal(t, lead+interval*float64(i+1), at)
 		}
 		assert.Equal(t, tr.Analyses[len(tr.Analyses)-1], tr.Stable[len(tr.Stable)-1].T)
+		want := map[string]results.RootCause{"identical": results.RootCauseNone, "blips": results.RootCauseNone, "restart": results.RootCauseNone,
+			"steady": results.RootCauseErrorRate, "late": results.RootCauseErrorRate, "bursty": results.RootCauseErrorRate,
+			"segment": results.RootCauseUserSegment, "latency": results.RootCauseLatency, "crashloop": results.RootCauseCrash}[m]
+		assert.Equal(t, want, tr.RootCause, "%s: %s", tr.ID, m)
 		switch m {
 		case "identical", "blips", "restart":
 			assert.Equal(t, results.Good, tr.GroundTruth, tr.ID)

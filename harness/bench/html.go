@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -25,6 +26,9 @@ type view struct {
 	Models  []countRow
 	Strata  []strataRow
 	Chart   chart
+	// The optional columns: root-cause accuracy when an analyzer has a
+	// value, the AI calls' cost and latency when an analyzer made any.
+	HasRootCause, HasAI bool
 }
 
 type countRow struct {
@@ -89,7 +93,42 @@ func (r *Result) view() view {
 		}
 	}
 	v.Chart = r.chart()
+	v.HasRootCause, v.HasAI = r.HasRootCause(), r.HasAI()
 	return v
+}
+
+// HasRootCause reports whether any analyzer has a root-cause accuracy: a
+// root-cause column has something to show.
+func (r *Result) HasRootCause() bool {
+	return slices.ContainsFunc(r.Analyzers, func(m Metrics) bool { return m.RootCauseAccuracy != nil })
+}
+
+// HasAI reports whether any analyzer made AI calls: cost and latency
+// columns have something to show.
+func (r *Result) HasAI() bool {
+	return slices.ContainsFunc(r.Analyzers, func(m Metrics) bool { return m.AI != nil })
+}
+
+// RootCauseText is root-cause accuracy with its counts, "66.7% (2/3)";
+// "–" when undefined.
+func (m Metrics) RootCauseText() string {
+	if m.RootCauseAccuracy == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%s (%d/%d)", pct(m.RootCauseAccuracy), m.RootCauseCorrect, m.RootCauseNamed)
+}
+
+// FailuresText lists the AI calls' failures by kind, "timeout 2,
+// unparseable 1" (kinds sorted); "–" without any.
+func (a *AIMetrics) FailuresText() string {
+	if a == nil || len(a.Failures) == 0 {
+		return "–"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(a.Failures)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, a.Failures[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // niceMax rounds x up to 1, 2 or 5 times a power of ten.
@@ -181,8 +220,10 @@ var pageTmpl = template.Must(template.New("bench").Funcs(template.FuncMap{
 		}
 		return fmt.Sprintf("%.2f×", *p)
 	},
-	"ns": func(f float64) string { return fmt.Sprintf("%.0f", f) },
-	"f":  func(f float64) string { return fmt.Sprintf("%.1f", f) },
+	"ns":  func(f float64) string { return fmt.Sprintf("%.0f", f) },
+	"f":   func(f float64) string { return fmt.Sprintf("%.1f", f) },
+	"f2":  func(f float64) string { return fmt.Sprintf("%.2f", f) },
+	"usd": func(f float64) string { return fmt.Sprintf("$%.4f", f) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>blastradius bench: analyzers</title>
@@ -208,13 +249,17 @@ Definitions: docs/bench.md.</p>
 <table>
 <tr><th>analyzer</th><th>precision</th><th>recall</th><th>recall ≥2 pts</th><th>false alarms</th>
 <th>median time to detect, s</th><th>p90, s</th><th>median failed before detect</th><th>p90</th>
-<th>vs sprt</th><th>CPU ns/verdict</th></tr>
+<th>vs sprt</th><th>CPU ns/verdict</th>{{if .HasRootCause}}<th>root cause right</th>{{end}}
+{{if .HasAI}}<th>AI calls</th><th>cost per decision</th><th>mean latency, s</th><th>p95 latency, s</th><th>failed calls</th>{{end}}</tr>
 {{range .R.Analyzers}}<tr><td>{{.Name}}</td><td>{{pct .Precision}}</td><td>{{pct .Recall}}</td><td>{{pct .RecallAtLeast2Points}}</td><td>{{pct .FalseAlarmRate}}</td>
 <td>{{num .MedianTimeToDetectSeconds}} <span class="ci">{{ci .MedianTimeToDetectCI}}</span></td><td>{{num .P90TimeToDetectSeconds}}</td>
 <td>{{num .MedianFailedBeforeDetect}} <span class="ci">{{ci .MedianFailedBeforeDetectCI}}</span></td><td>{{num .P90FailedBeforeDetect}}</td>
-<td>{{ratio .SPRTRatio}}</td><td>{{ns .CostNanosPerVerdict}}</td></tr>
+<td>{{ratio .SPRTRatio}}</td><td>{{ns .CostNanosPerVerdict}}</td>{{if $.HasRootCause}}<td>{{.RootCauseText}}</td>{{end}}
+{{if $.HasAI}}{{with .AI}}<td>{{.Calls}}</td><td>{{usd .CostPerDecisionUSD}}</td><td>{{f2 .MeanLatencySeconds}}</td><td>{{f2 .P95LatencySeconds}}</td><td>{{.FailuresText}}</td>{{else}}<td>–</td><td>–</td><td>–</td><td>–</td><td>–</td>{{end}}{{end}}</tr>
 {{end}}</table>
-<small>Brackets: 95% order-statistic intervals of the medians. "vs sprt": median failed before detect over sprt's, on the bad cases both detected.</small>
+<small>Brackets: 95% order-statistic intervals of the medians. "vs sprt": median failed before detect over sprt's, on the bad cases both detected.{{if .HasRootCause}}
+Root cause right: of the detected bad cases of a known root cause where the verdict that failed the run named a category, the share that named the trace's.{{end}}{{if .HasAI}}
+AI calls: one per verdict of an AI analyzer; cost per decision is their total cost over their number, latencies are per call (retries and waits included).{{end}}</small>
 
 <h2>Detection time vs failed requests</h2>
 {{with .Chart}}{{if .Empty}}<p>No analyzer detected a bad case.</p>{{else}}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 // bench.json's schema name and version; readers refuse other versions.
@@ -112,6 +114,28 @@ type Metrics struct {
 	RecallByIncrease     []Stratum `json:"recallByIncrease"`
 	RecallAtLeast2Points *float64  `json:"recallAtLeast2Points"` // bad cases with errorIncrease >= 0.02
 	BadAtLeast2Points    int       `json:"badAtLeast2Points"`
+
+	// RootCauseAccuracy is RootCauseCorrect over RootCauseNamed: the
+	// detected bad cases of a known root cause (Trace.RootCause) where the
+	// verdict that failed the run named a category, and those where it
+	// named the trace's. Null when there is no such case.
+	RootCauseAccuracy *float64 `json:"rootCauseAccuracy"`
+	RootCauseNamed    int      `json:"rootCauseNamed"`
+	RootCauseCorrect  int      `json:"rootCauseCorrect"`
+
+	// AI sums the call records of an AI analyzer's verdicts; nil for an
+	// analyzer without any.
+	AI *AIMetrics `json:"ai,omitempty"`
+}
+
+// AIMetrics are an AI analyzer's calls over the corpus: the usage a run's
+// detection records (calls, failures by kind, tokens, total cost, mean and
+// maximum latency), the cost per decision (one call a verdict) and the
+// 95th percentile of the latency (type 7, as the other quantiles).
+type AIMetrics struct {
+	results.AIUsage
+	CostPerDecisionUSD float64 `json:"costPerDecisionUSD"`
+	P95LatencySeconds  float64 `json:"p95LatencySeconds"`
 }
 
 // Analyzer returns the named analyzer's metrics.

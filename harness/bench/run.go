@@ -57,11 +57,16 @@ type outcome struct {
 	ttd, lost            float64 // bad and failed only
 	cost                 int64   // nanoseconds of CPU (wall time where no thread clock)
 	verdicts             int
+	// category is what the verdict that failed the run named; empty when
+	// it did not fail or named nothing.
+	category results.RootCause
+	ai       []results.AICall // the AI verdicts' call records, in order
 }
 
 // caseResult is one trace's outcomes, one per analyzer.
 type caseResult struct {
 	truth         results.GroundTruth
+	rootCause     results.RootCause // empty: unknown
 	source, model string
 	points        float64 // the error increase in percentage points; NaN: not labelled
 	out           []outcome
@@ -153,7 +158,7 @@ func Run(ctx context.Context, paths []string, analyzers []analyzer.Analyzer) (*R
 
 // replayCase replays t through every analyzer, timing each.
 func replayCase(ctx context.Context, t *analyzer.Trace, analyzers []analyzer.Analyzer) (caseResult, error) {
-	rec := caseResult{truth: t.GroundTruth, source: t.Source, model: t.Labels["model"], points: math.NaN(), out: make([]outcome, len(analyzers))}
+	rec := caseResult{truth: t.GroundTruth, rootCause: t.RootCause, source: t.Source, model: t.Labels["model"], points: math.NaN(), out: make([]outcome, len(analyzers))}
 	if v, err := strconv.ParseFloat(t.Labels["errorIncrease"], 64); err == nil {
 		rec.points = math.Round(v*100*1e6) / 1e6
 	}
@@ -175,9 +180,34 @@ func replayCase(ctx context.Context, t *analyzer.Trace, analyzers []analyzer.Ana
 			o.ttd = math.Max(0, *d.Failed-onset)
 			o.lost = FailedBefore(t, onset, *d.Failed)
 		}
+		if v, ok := failing(d, t.Loop); ok {
+			o.category = v.Category
+		}
+		for _, v := range d.Verdicts {
+			if v.AI != nil {
+				o.ai = append(o.ai, *v.AI)
+			}
+		}
 		rec.out[i] = o
 	}
 	return rec, nil
+}
+
+// failing is the verdict that made failures exceed the loop's limit: the
+// one at d.Failed, whose category is the analyzer's root cause.
+func failing(d analyzer.Decision, loop analyzer.Loop) (analyzer.Verdict, bool) {
+	if d.Failed == nil {
+		return analyzer.Verdict{}, false
+	}
+	n := 0
+	for _, v := range d.Verdicts {
+		if v.Verdict == analyzer.Fail {
+			if n++; n > loop.FailureLimit {
+				return v, true
+			}
+		}
+	}
+	return analyzer.Verdict{}, false
 }
 
 // Onset is when the candidate turned bad: the trace's Onset, or else the
@@ -256,6 +286,11 @@ type tally struct {
 	verdicts  int64
 	strata    map[string]*[2]int // bad cases, detected
 	atLeast2  [2]int
+	// rootCause counts the detected bad cases of a known root cause where
+	// the failing verdict named a category, and those it named right.
+	rootCause [2]int
+	ai        *results.AIUsage // nil: no AI verdict
+	latencies []float64        // of every AI call, for the p95
 }
 
 type aggregate struct {
@@ -297,6 +332,13 @@ func (a *aggregate) add(rec caseResult) {
 		t := a.tallies[i]
 		t.cost += o.cost
 		t.verdicts += int64(o.verdicts)
+		for _, c := range o.ai {
+			if t.ai == nil {
+				t.ai = &results.AIUsage{}
+			}
+			t.ai.Add(c)
+			t.latencies = append(t.latencies, c.LatencySeconds)
+		}
 		good := rec.truth == results.Good
 		switch {
 		case o.failed && good:
@@ -321,6 +363,12 @@ func (a *aggregate) add(rec caseResult) {
 		ttd, lost := math.NaN(), math.NaN()
 		if o.failed {
 			ttd, lost = o.ttd, o.lost
+			if o.category != "" && rec.rootCause != "" {
+				t.rootCause[0]++
+				if o.category == rec.rootCause {
+					t.rootCause[1]++
+				}
+			}
 		}
 		t.ttd, t.lost = append(t.ttd, ttd), append(t.lost, lost)
 		st := t.strata[s]
@@ -369,6 +417,12 @@ func (a *aggregate) result() *Result {
 			}
 		}
 		m.BadAtLeast2Points, m.RecallAtLeast2Points = t.atLeast2[0], ratio(t.atLeast2[1], t.atLeast2[0])
+		m.RootCauseNamed, m.RootCauseCorrect = t.rootCause[0], t.rootCause[1]
+		m.RootCauseAccuracy = ratio(t.rootCause[1], t.rootCause[0])
+		if t.ai != nil {
+			slices.Sort(t.latencies)
+			m.AI = &AIMetrics{AIUsage: *t.ai, CostPerDecisionUSD: t.ai.CostUSD / float64(t.ai.Calls), P95LatencySeconds: *quantile(t.latencies, 0.95)}
+		}
 		if ref >= 0 {
 			sp := a.tallies[ref]
 			mine, theirs := detected(t.lost, sp.lost), detected(sp.lost, t.lost)

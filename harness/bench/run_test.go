@@ -156,6 +156,131 @@ func TestRunMetricsArithmetic(t *testing.T) {
 	}
 }
 
+// named is a fake analyzer that fails every trace from t=10 on, naming
+// the category its script gives the trace's key (none when absent), and,
+// if ai, records a model call on every verdict: latency key/100 s, cost
+// one cent, a timeout on the first analysis.
+type named struct {
+	category map[float64]results.RootCause
+	ai       bool
+}
+
+func (named) Name() string { return "named" }
+
+func (n named) Analyze(_ context.Context, in analyzer.Input) (analyzer.Verdict, error) {
+	key := in.Candidate[0].Requests
+	v := analyzer.Verdict{Verdict: analyzer.Pass}
+	if in.Now >= 10 {
+		v = analyzer.Verdict{Verdict: analyzer.Fail, Category: n.category[key]}
+	}
+	if n.ai {
+		v.AI = &results.AICall{Model: "fake", LatencySeconds: key / 100, Attempts: 1, PromptTokens: 100, CompletionTokens: 10, CostUSD: 0.01}
+		if in.Now == 5 {
+			v.AI.Failure, v.AI.Retries, v.AI.Attempts = "timeout", 1, 2
+		}
+	}
+	return v, nil
+}
+
+// Root-cause accuracy counts the detected bad traces of a known root cause
+// whose failing verdict (the one at d.Failed, not an earlier fail) named a
+// category: right, wrong, or not counted.
+func TestRunRootCauseAccuracy(t *testing.T) {
+	dir := t.TempDir()
+	var traces []*analyzer.Trace
+	add := func(key float64, truth results.GroundTruth, rc results.RootCause) {
+		tr := handTrace(key, truth, nil, "")
+		tr.RootCause = rc
+		traces = append(traces, tr)
+	}
+	add(100, results.Bad, results.RootCauseErrorRate) // right
+	add(101, results.Bad, results.RootCauseLatency)   // wrong: error-rate named
+	add(102, results.Bad, results.RootCauseLatency)   // right
+	add(103, results.Bad, results.RootCauseCrash)     // no category named: not counted
+	add(104, results.Bad, "")                         // unknown root cause (an older corpus): not counted
+	add(105, results.Good, results.RootCauseNone)     // a false alarm: not counted
+	require.NoError(t, analyzer.WriteTraces(filepath.Join(dir, "t.ndjson"), traces...))
+	an := named{category: map[float64]results.RootCause{100: results.RootCauseErrorRate, 101: results.RootCauseErrorRate,
+		102: results.RootCauseLatency, 104: results.RootCauseErrorRate, 105: results.RootCauseErrorRate}}
+	res, err := Run(context.Background(), []string{dir}, []analyzer.Analyzer{an, scripted{name: "plain", failAt: map[float64]float64{100: 5}}})
+	require.NoError(t, err)
+	m, _ := res.Analyzer("named")
+	assert.Equal(t, 5, m.Detected)
+	assert.Equal(t, 3, m.RootCauseNamed)
+	assert.Equal(t, 2, m.RootCauseCorrect)
+	assert.InDelta(t, 2.0/3, *m.RootCauseAccuracy, 1e-12)
+	assert.Nil(t, m.AI, "no AI verdicts")
+	p, _ := res.Analyzer("plain")
+	assert.Equal(t, 1, p.Detected)
+	assert.Nil(t, p.RootCauseAccuracy, "it names nothing: null")
+	assert.Zero(t, p.RootCauseNamed)
+
+	// With a failure limit of 1 the run fails at the second fail (t=15):
+	// that verdict's category counts, not the first's.
+	first := handTrace(110, results.Bad, nil, "")
+	first.RootCause, first.Loop.FailureLimit = results.RootCauseLatency, 1
+	d := analyzer.Decision{Verdicts: []analyzer.Verdict{{Verdict: analyzer.Pass}, {Verdict: analyzer.Fail, Category: results.RootCauseErrorRate},
+		{Verdict: analyzer.Fail, Category: results.RootCauseLatency}}, Failed: ptr(15)}
+	v, ok := failing(d, first.Loop)
+	require.True(t, ok)
+	assert.Equal(t, results.RootCauseLatency, v.Category)
+	_, ok = failing(analyzer.Decision{Verdicts: d.Verdicts}, first.Loop)
+	assert.False(t, ok, "not failed")
+
+	// bench.json: the three fields, null accuracy where undefined
+	out := t.TempDir()
+	require.NoError(t, res.Write(out))
+	raw, err := os.ReadFile(filepath.Join(out, "bench.json"))
+	require.NoError(t, err)
+	var doc struct {
+		Analyzers []map[string]json.RawMessage `json:"analyzers"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	assert.JSONEq(t, "0.6666666666666666", string(doc.Analyzers[0]["rootCauseAccuracy"]))
+	assert.JSONEq(t, "null", string(doc.Analyzers[1]["rootCauseAccuracy"]))
+	assert.NotContains(t, doc.Analyzers[0], "ai", "no AI calls, no ai object")
+	page, err := os.ReadFile(filepath.Join(out, "bench.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(page), "root cause")
+	assert.Contains(t, string(page), "66.7% (2/3)")
+	assert.NotContains(t, string(page), "per decision", "no AI columns without AI calls")
+}
+
+// An AI analyzer's call records add up: calls, failures by kind, tokens,
+// cost in total and per decision, mean and p95 latency.
+func TestRunAICost(t *testing.T) {
+	dir := t.TempDir()
+	// keys 100 and 200: latencies 1 s and 2 s, four analyses each
+	require.NoError(t, analyzer.WriteTraces(filepath.Join(dir, "t.ndjson"), handTrace(100, results.Bad, nil, ""), handTrace(200, results.Good, nil, "")))
+	res, err := Run(context.Background(), []string{dir}, []analyzer.Analyzer{named{ai: true}, scripted{name: "plain"}})
+	require.NoError(t, err)
+	m, _ := res.Analyzer("named")
+	require.NotNil(t, m.AI)
+	assert.Equal(t, 8, m.AI.Calls)
+	assert.Equal(t, map[string]int{"timeout": 2}, m.AI.Failures)
+	assert.Equal(t, int64(800), m.AI.PromptTokens)
+	assert.Equal(t, int64(80), m.AI.CompletionTokens)
+	assert.InDelta(t, 0.08, m.AI.CostUSD, 1e-12)
+	assert.InDelta(t, 0.01, m.AI.CostPerDecisionUSD, 1e-12)
+	assert.InDelta(t, 1.5, m.AI.MeanLatencySeconds, 1e-12)
+	assert.Equal(t, 2.0, m.AI.MaxLatencySeconds)
+	assert.InDelta(t, 2.0, m.AI.P95LatencySeconds, 1e-12, "four at 1 s, four at 2 s: type 7 gives 2")
+	p, _ := res.Analyzer("plain")
+	assert.Nil(t, p.AI)
+
+	out := t.TempDir()
+	require.NoError(t, res.Write(out))
+	back, err := Load(filepath.Join(out, "bench.json"))
+	require.NoError(t, err)
+	assert.Equal(t, res.Analyzers, back.Analyzers, "the ai object round-trips")
+	page, err := os.ReadFile(filepath.Join(out, "bench.html"))
+	require.NoError(t, err)
+	for _, want := range []string{"$0.0100", "1.50", "2.00", "timeout 2"} {
+		assert.Contains(t, string(page), want)
+	}
+	assert.NotContains(t, string(page), "root cause", "no category named: no root-cause column")
+}
+
 func TestRunBadInputNamesFileAndLine(t *testing.T) {
 	dir := t.TempDir()
 	good, err := json.Marshal(handTrace(100, results.Bad, nil, ""))

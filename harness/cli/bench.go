@@ -170,12 +170,21 @@ exits with status 2, naming the file and line.`,
 	return cmd
 }
 
-// printBench prints the per-analyzer summary table.
+// printBench prints the per-analyzer summary table; the root-cause and AI
+// columns only when some analyzer has a value for them.
 func printBench(w io.Writer, r *bench.Result) {
 	fmt.Fprintf(w, "%d traces (%d good, %d bad), %.0f traces/min on %d workers\n",
 		r.Corpus.Traces, r.Corpus.Good, r.Corpus.Bad, r.Environment.TracesPerMinute, r.Environment.Workers)
+	rootCause, ai := r.HasRootCause(), r.HasAI()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "analyzer\tprecision\trecall\tfalse alarms\tmedian detect s\tmedian failed\tvs sprt\tns/verdict\t")
+	head := "analyzer\tprecision\trecall\tfalse alarms\tmedian detect s\tmedian failed\tvs sprt\tns/verdict\t"
+	if rootCause {
+		head += "root cause\t"
+	}
+	if ai {
+		head += "AI calls\t$/decision\tmean s\tp95 s\tfailed calls\t"
+	}
+	fmt.Fprintln(tw, head)
 	f := func(p *float64, format string, scale float64) string {
 		if p == nil {
 			return "-"
@@ -183,10 +192,24 @@ func printBench(w io.Writer, r *bench.Result) {
 		return fmt.Sprintf(format, *p*scale)
 	}
 	for _, m := range r.Analyzers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t\n", m.Name,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t", m.Name,
 			f(m.Precision, "%.3f", 1), f(m.Recall, "%.3f", 1), f(m.FalseAlarmRate, "%.3f", 1),
 			f(m.MedianTimeToDetectSeconds, "%.1f", 1), f(m.MedianFailedBeforeDetect, "%.1f", 1),
 			f(m.SPRTRatio, "%.2f", 1), m.CostNanosPerVerdict)
+		if rootCause {
+			fmt.Fprintf(tw, "%s\t", f(m.RootCauseAccuracy, "%.3f", 1))
+		}
+		switch {
+		case ai && m.AI != nil:
+			failed := 0
+			for _, n := range m.AI.Failures {
+				failed += n
+			}
+			fmt.Fprintf(tw, "%d\t%.4f\t%.2f\t%.2f\t%d\t", m.AI.Calls, m.AI.CostPerDecisionUSD, m.AI.MeanLatencySeconds, m.AI.P95LatencySeconds, failed)
+		case ai:
+			fmt.Fprint(tw, "-\t-\t-\t-\t-\t")
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 }

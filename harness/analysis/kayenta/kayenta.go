@@ -15,6 +15,7 @@ import (
 
 	"github.com/blastradius/blastradius/harness/analysis/sprt"
 	"github.com/blastradius/blastradius/harness/analyzer"
+	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/stats"
 )
 
@@ -127,7 +128,7 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input) (analyzer.Verdict,
 	case score >= p.MarginalScore:
 		v.Verdict = analyzer.Inconclusive
 	default:
-		v.Verdict, v.Confidence = analyzer.Fail, 1-score/100
+		v.Verdict, v.Confidence, v.Category = analyzer.Fail, 1-score/100, Category(metrics)
 	}
 	parts := []string{fmt.Sprintf("score %g (pass ≥ %g, marginal ≥ %g)%s over %d candidate and %d stable samples of %gs",
 		score, p.PassScore, p.MarginalScore, reason, nc, ns, width)}
@@ -305,6 +306,34 @@ func Score(metrics []Metric) (score float64, reason string) {
 		score += gs * weight / 100
 	}
 	return math.Round(score*100) / 100, ""
+}
+
+// Category is the root cause of a failed canary: that of its worst failing
+// metric, the critical error rate if it is High, else the High metric
+// with the largest mean ratio (an undefined ratio counting as the
+// largest); empty when no metric is High (a score forced to 0 by missing
+// data names no cause).
+func Category(metrics []Metric) results.RootCause {
+	worst, ratio := -1, math.Inf(-1)
+	for i, m := range metrics {
+		if m.Result.Label != High {
+			continue
+		}
+		r := m.Result.Ratio
+		if m.Critical || math.IsNaN(r) {
+			r = math.Inf(1)
+		}
+		if worst < 0 || r > ratio {
+			worst, ratio = i, r
+		}
+	}
+	switch {
+	case worst < 0:
+		return ""
+	case metrics[worst].Group == latencyGroup:
+		return results.RootCauseLatency
+	}
+	return results.RootCauseErrorRate
 }
 
 // describe is one metric's part of the explanation.

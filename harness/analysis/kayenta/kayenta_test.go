@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/blastradius/blastradius/harness/analyzer"
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 var bounds = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
@@ -66,6 +67,7 @@ func TestErrorRegressionFails(t *testing.T) {
 	assert.Equal(t, analyzer.Fail, v.Verdict)
 	assert.Equal(t, 0.0, v.Value)
 	assert.Contains(t, v.Explanation, "critical metric error rate is High")
+	assert.Equal(t, results.RootCauseErrorRate, v.Category)
 }
 
 func TestLatencyRegressionFails(t *testing.T) {
@@ -73,6 +75,7 @@ func TestLatencyRegressionFails(t *testing.T) {
 	assert.Equal(t, analyzer.Fail, v.Verdict)
 	assert.Equal(t, 50.0, v.Value)
 	assert.Contains(t, v.Explanation, "mean latency High")
+	assert.Equal(t, results.RootCauseLatency, v.Category)
 	// p99 is up to 1.5·80 ms: in the (100 ms, 250 ms] bucket, interpolated.
 	assert.Greater(t, v.P99, 0.1)
 	assert.LessOrEqual(t, v.P99, 0.25)
@@ -172,6 +175,20 @@ func TestScore(t *testing.T) {
 	assert.Contains(t, why, "without data")
 	s, _ = Score([]Metric{m("e", errorsGroup, true, Pass)})
 	assert.Equal(t, 100.0, s)
+}
+
+// The worst failing metric names the cause: the critical error rate over
+// any other; among the rest the largest ratio; nothing without a High.
+func TestCategory(t *testing.T) {
+	m := func(group string, critical bool, label string, ratio float64) Metric {
+		return Metric{Group: group, Critical: critical, Result: Classification{Label: label, Ratio: ratio}}
+	}
+	assert.Equal(t, results.RootCauseErrorRate, Category([]Metric{m(errorsGroup, true, High, 1.2), m(latencyGroup, false, High, 5)}))
+	assert.Equal(t, results.RootCauseLatency, Category([]Metric{m(errorsGroup, true, Pass, 1), m(latencyGroup, false, High, 2)}))
+	assert.Equal(t, results.RootCauseLatency, Category([]Metric{m(errorsGroup, false, High, 1.5), m(latencyGroup, false, High, math.NaN())}),
+		"an undefined ratio (a stable mean of 0) counts as the largest")
+	assert.Equal(t, results.RootCauseErrorRate, Category([]Metric{m(errorsGroup, false, High, 3), m(latencyGroup, false, High, 2)}))
+	assert.Empty(t, Category([]Metric{m(errorsGroup, true, Nodata, 1), m(latencyGroup, false, Pass, 1)}), "forced to 0 by missing data")
 }
 
 func TestClassify(t *testing.T) {

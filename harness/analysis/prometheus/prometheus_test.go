@@ -10,6 +10,7 @@ import (
 
 	"github.com/blastradius/blastradius/harness/analysis/prometheus"
 	"github.com/blastradius/blastradius/harness/analyzer"
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 func TestQueries(t *testing.T) {
@@ -45,6 +46,7 @@ func TestReplayUsesTheQueryRange(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, analyzer.Fail, v.Verdict, "the 20 s range reaches the errors at 12 s")
 	assert.InDelta(t, 0.06, v.Value, 1e-9)
+	assert.Equal(t, results.RootCauseErrorRate, v.Category)
 	p.MinRequests = 500
 	in.Params = p
 	v, _ = prometheus.New().Analyze(context.Background(), in)

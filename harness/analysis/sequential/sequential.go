@@ -12,6 +12,7 @@ import (
 
 	"github.com/blastradius/blastradius/harness/analysis/sprt"
 	"github.com/blastradius/blastradius/harness/analyzer"
+	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/stats"
 )
 
@@ -68,7 +69,7 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input) (analyzer.Verdict,
 		l := test.LogBayesFactor()
 		supLog = max(supLog, l)
 		if l >= threshold {
-			v.Verdict, v.Value, v.Confidence = analyzer.Fail, bayes(l), 1-math.Exp(-l)
+			v.Verdict, v.Value, v.Confidence, v.Category = analyzer.Fail, bayes(l), 1-math.Exp(-l), results.RootCauseErrorRate
 			v.Explanation = fmt.Sprintf("Bayes factor %.3g ≥ 1/α = %.3g at t=%gs: candidate errors %s, stable %s, candidate rate ≈ %.3g× the stable's",
 				bayes(l), 1/p.Alpha, c.T, rate(candErr, candReq), rate(stableErr, stableReq), test.Ratio())
 			return v, nil

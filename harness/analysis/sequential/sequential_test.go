@@ -9,6 +9,7 @@ import (
 
 	"github.com/blastradius/blastradius/harness/analysis/sprt"
 	"github.com/blastradius/blastradius/harness/analyzer"
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 func canary(seed uint64, steps int, share func(t int) int, stableRate, candRate float64) analyzer.Input {
@@ -35,6 +36,7 @@ func TestRegressionFails(t *testing.T) {
 	assert.Equal(t, analyzer.Fail, v.Verdict)
 	assert.GreaterOrEqual(t, v.Value, 20.0)
 	assert.GreaterOrEqual(t, v.Confidence, 0.95)
+	assert.Equal(t, results.RootCauseErrorRate, v.Category, "it tests error counts only")
 }
 
 func TestEqualVersionsPass(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"github.com/blastradius/blastradius/harness/analyzer"
+	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/stats"
 )
 
@@ -89,7 +90,7 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input) (analyzer.Verdict,
 		cycleReq, cycleErr = cycleReq+c.Requests, cycleErr+c.Errors
 		switch d {
 		case stats.AcceptH1:
-			v.Verdict, v.Value, v.Confidence = analyzer.Fail, llr, 1-p.Alpha
+			v.Verdict, v.Value, v.Confidence, v.Category = analyzer.Fail, llr, 1-p.Alpha, results.RootCauseErrorRate
 			v.Explanation = fmt.Sprintf("log-likelihood ratio %.2f ≥ %.2f at t=%gs: candidate %s since t=%gs against p0 %s (stable %s), p1 %s; %d restarts before it",
 				llr, test.Upper(), c.T, rate(cycleErr, cycleReq), cycleStart, pct(p0), rate(stableErr, stableReq), pct(p1), restarts)
 			return v, nil

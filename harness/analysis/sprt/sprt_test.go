@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/blastradius/blastradius/harness/analyzer"
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 // synthetic is a 10% canary.
@@ -32,6 +33,7 @@ func TestRegressionFails(t *testing.T) {
 	assert.Equal(t, analyzer.Fail, v.Verdict)
 	assert.GreaterOrEqual(t, v.Value, 2.77)
 	assert.Equal(t, 0.95, v.Confidence)
+	assert.Equal(t, results.RootCauseErrorRate, v.Category, "it tests error counts only")
 }
 
 func TestEqualVersionsPass(t *testing.T) {

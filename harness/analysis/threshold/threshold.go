@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/blastradius/blastradius/harness/analyzer"
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 // Name is the analyzer's catalog name.
@@ -55,12 +56,18 @@ func Judge(in analyzer.Input, minRequests int) analyzer.Verdict {
 		return v
 	}
 	v.Confidence = 1
+	// A fail's category is the error rate when that limit tripped, else
+	// the latency.
 	var over []string
 	if rate > p.MaxErrorRate {
 		over = append(over, fmt.Sprintf("error rate %.2f%% (%.0f/%.0f) > %.2f%%", 100*rate, total.Errors, total.Requests, 100*p.MaxErrorRate))
+		v.Category = results.RootCauseErrorRate
 	}
 	if p.MaxP99 > 0 && p99 > p.MaxP99.Seconds() {
 		over = append(over, fmt.Sprintf("p99 %v > %v", seconds(p99), p.MaxP99))
+		if v.Category == "" {
+			v.Category = results.RootCauseLatency
+		}
 	}
 	if len(over) > 0 {
 		v.Verdict, v.Explanation = analyzer.Fail, strings.Join(over, "; ")+" "+where

@@ -10,6 +10,7 @@ import (
 
 	"github.com/blastradius/blastradius/harness/analysis/threshold"
 	"github.com/blastradius/blastradius/harness/analyzer"
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 func input(points ...analyzer.Point) analyzer.Input {
@@ -24,9 +25,28 @@ func TestDisabledLatency(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, analyzer.Pass, v.Verdict, "p99 10s, but maxP99 0 is no threshold")
 	assert.Equal(t, 10.0, v.P99)
+	assert.Empty(t, v.Category, "a pass names no cause")
 	in.Candidate[0].Errors = 1
 	v, _ = threshold.New().Analyze(context.Background(), in)
 	assert.Equal(t, analyzer.Fail, v.Verdict, "maxErrorRate 0: any error fails")
+	assert.Equal(t, results.RootCauseErrorRate, v.Category)
+}
+
+// A fail names the limit that tripped: the error rate first, else the p99.
+func TestCategory(t *testing.T) {
+	in := input(analyzer.Point{T: 5, Requests: 100, Latencies: 100, Buckets: []float64{100, 100}, Pods: 1})
+	in.Params.MaxErrorRate, in.Params.MaxP99 = 0.05, 2*time.Second
+	v := threshold.Judge(in, 20)
+	assert.Equal(t, analyzer.Pass, v.Verdict, "p99 at most 1s")
+	in.Candidate[0].Buckets = []float64{0, 0}
+	v = threshold.Judge(in, 20)
+	assert.Equal(t, analyzer.Fail, v.Verdict, "p99 10s")
+	assert.Equal(t, results.RootCauseLatency, v.Category)
+	in.Candidate[0].Errors = 10
+	v = threshold.Judge(in, 20)
+	assert.Equal(t, analyzer.Fail, v.Verdict)
+	assert.Equal(t, results.RootCauseErrorRate, v.Category, "both tripped: the error rate")
+	assert.Contains(t, v.Explanation, "error rate 10.00% (10/100) > 5.00%; p99")
 }
 
 func TestWindowAndMinimum(t *testing.T) {
