@@ -43,9 +43,16 @@ func (s *Server) serveA2A(w http.ResponseWriter, r *http.Request) {
 }
 
 // a2aAnalyze answers an agent request with the analyzer's verdict on the
-// pods the two selectors name, with the endpoint's default parameters.
+// pods the two selectors name. The API carries no parameters: those of a
+// watched namespace are its run's scenario's, else the endpoint's defaults.
 func (s *Server) a2aAnalyze(ctx context.Context, name string, req agent.Request) (agent.Response, error) {
-	q := Query{Namespace: req.Context.Namespace, Analyzer: name, Params: s.cfg.Defaults}
+	s.mu.Lock()
+	params, ok := s.params[req.Context.Namespace]
+	s.mu.Unlock()
+	if !ok {
+		params = s.cfg.Defaults
+	}
+	q := Query{Namespace: req.Context.Namespace, Analyzer: name, Params: params}
 	var errs []error
 	if msgs := validation.IsDNS1123Label(q.Namespace); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("context.namespace %q is not a namespace name", q.Namespace))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/blastradius/blastradius/harness/analysis"
 	"github.com/blastradius/blastradius/harness/analysis/agent"
+	"github.com/blastradius/blastradius/harness/analyzer"
 )
 
 // TestA2A: the endpoint answers the metric-ai plugin's agent API with any
@@ -47,6 +48,18 @@ func TestA2A(t *testing.T) {
 	assert.Equal(t, "canary", last.Hash)
 	assert.Equal(t, "stable", last.StableHash)
 	assert.Len(t, last.Shadow, len(analysis.Builtin())-1, "the other builtin analyzers answered in shadow (the external ones only with ShadowExternal)")
+
+	// A watched namespace's calls are answered with its run's parameters.
+	loose := analyzer.Defaults
+	loose.MaxErrorRate = 0.5
+	unwatch := e.srv.Watch(ns, loose)
+	resp, _, err = client("threshold").Analyze(ctx, req)
+	require.NoError(t, err)
+	assert.True(t, resp.Promote, "20%% errors is under the run's 50%% limit: %s", resp.Analysis)
+	unwatch()
+	resp, _, err = client("threshold").Analyze(ctx, req)
+	require.NoError(t, err)
+	assert.False(t, resp.Promote, "unwatched: the endpoint's defaults again")
 
 	_, rec, err = client("oracle").Analyze(ctx, req)
 	require.Error(t, err)

@@ -543,7 +543,7 @@ func TestStartAndWatch(t *testing.T) {
 	scrapes := func() int { pod.mu.Lock(); defer pod.mu.Unlock(); return pod.scrapes }
 	time.Sleep(50 * time.Millisecond)
 	assert.Zero(t, scrapes(), "nothing is scraped before a call or a watch")
-	unwatch := s.Watch(ns)
+	unwatch := s.Watch(ns, analyzer.Defaults)
 	require.Eventually(t, func() bool { return scrapes() >= 3 }, 5*time.Second, 5*time.Millisecond)
 	unwatch()
 	unwatch()

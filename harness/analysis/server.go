@@ -95,6 +95,7 @@ type Server struct {
 	lastCall  map[string]time.Time     // namespace → last /analyze call
 	watched   map[string]int           // namespace → Watch count
 	chaos     map[string]results.Chaos // namespace → analysis-path fault in force
+	params    map[string]Params        // namespace → parameters of calls that carry none
 	calls     []Call
 
 	stop func()
@@ -136,6 +137,7 @@ func NewServer(cfg Config) *Server {
 		lastCall:  map[string]time.Time{},
 		watched:   map[string]int{},
 		chaos:     map[string]results.Chaos{},
+		params:    map[string]Params{},
 	}
 	for _, a := range cfg.Analyzers {
 		s.byName[a.Name()] = a
@@ -197,10 +199,13 @@ func (s *Server) Close() error {
 
 // Watch scrapes the namespace's rollout pods from now on (once Start runs),
 // not only after the first call, so that the first measurement already has
-// a full window of history. The returned func ends the watch.
-func (s *Server) Watch(namespace string) (unwatch func()) {
+// a full window of history. Calls for the namespace that carry no
+// parameters (the agent API's, e.g. the metric-ai plugin's) are answered
+// with params. The returned func ends the watch.
+func (s *Server) Watch(namespace string, params Params) (unwatch func()) {
 	s.mu.Lock()
 	s.watched[namespace]++
+	s.params[namespace] = params.WithDefaults()
 	s.mu.Unlock()
 	var once sync.Once
 	return func() {
@@ -208,6 +213,7 @@ func (s *Server) Watch(namespace string) (unwatch func()) {
 			s.mu.Lock()
 			if s.watched[namespace]--; s.watched[namespace] <= 0 {
 				delete(s.watched, namespace)
+				delete(s.params, namespace)
 			}
 			s.mu.Unlock()
 		})

@@ -47,7 +47,9 @@ const (
 type Analysis interface {
 	// Watch starts collecting data for the namespace's pods before the
 	// first call; the returned func ends that.
-	Watch(namespace string) (unwatch func())
+	// Calls that carry no parameters of their own (the agent API's)
+	// are answered with params.
+	Watch(namespace string, params analyzer.Params) (unwatch func())
 	// Recorded returns every answer given for the namespace, oldest first.
 	Recorded(namespace string) []results.AnalysisCall
 	// Trace is what the analyzers saw of the two versions in the namespace.

@@ -74,7 +74,7 @@ func (x *run) watch(ctx context.Context) error {
 	x.lc.cleanup(stop)
 	x.w.run(wctx, x.r.client, x.r.dyn)
 	if x.r.Analysis != nil {
-		x.lc.cleanup(x.r.Analysis.Watch(x.ns))
+		x.lc.cleanup(x.r.Analysis.Watch(x.ns, x.sc.Analysis.Params))
 	}
 	return nil
 }
