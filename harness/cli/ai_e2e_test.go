@@ -150,6 +150,18 @@ func TestRunAIAnalyzersEndToEnd(t *testing.T) {
 	require.Len(t, set.Runs, 5)
 
 	for _, r := range set.Runs {
+		ttd := "-"
+		if r.Timing.TimeToDetectSeconds != nil {
+			ttd = fmt.Sprintf("%.1fs", *r.Timing.TimeToDetectSeconds)
+		}
+		t.Logf("%s: %s, %s, time to detect %s, %d of %d requests failed, %d analysis calls",
+			r.ID, r.Verdict, r.Outcome, ttd, r.BlastRadius.FailedRequests, r.BlastRadius.TotalRequests, len(r.Analysis))
+		for _, d := range r.Detections {
+			if d.AI != nil {
+				t.Logf("  %s: %d calls, failures %v, %d+%d tokens, $%.5f, mean latency %.3fs, category %q, rootCauseCorrect %v",
+					d.Analyzer, d.AI.Calls, d.AI.Failures, d.AI.PromptTokens, d.AI.CompletionTokens, d.AI.CostUSD, d.AI.MeanLatencySeconds, d.Category, deref(d.RootCauseCorrect))
+			}
+		}
 		t.Run(r.ID, func(t *testing.T) {
 			assert.False(t, r.Failed(), "expectations: %+v", r.Expectations)
 			require.NotEmpty(t, r.Analysis, "Argo called the endpoint")
@@ -272,4 +284,11 @@ func TestRunAIAnalyzersEndToEnd(t *testing.T) {
 		return nil
 	}))
 	assert.NotContains(t, stdout.String()+stderr.String(), key)
+}
+
+func deref(b *bool) any {
+	if b == nil {
+		return nil
+	}
+	return *b
 }
