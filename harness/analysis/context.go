@@ -34,8 +34,8 @@ func (s *Server) readContext(ctx context.Context, q Query, t float64) analyzer.C
 		if v.hash == "" {
 			continue
 		}
-		lines := s.podLogs(ctx, q.Namespace, v.hash, &c)
-		c.Logs = append(c.Logs, analyzer.Logs{Version: v.version, Lines: lines})
+		lines, oom := s.podLogs(ctx, q.Namespace, v.hash, &c)
+		c.Logs = append(c.Logs, analyzer.Logs{Version: v.version, Lines: lines, OOMKills: oom})
 	}
 	return c
 }
@@ -92,11 +92,22 @@ func setWeightAt(steps []any, idx int) float64 {
 
 // podLogs are the recent log lines of up to contextLogPods pods of hash,
 // oldest first: their error lines when there are any (the demo app logs
-// every request at info), else their tail.
-func (s *Server) podLogs(ctx context.Context, ns, hash string, c *analyzer.Context) []string {
+// every request at info), else their tail; and the OOM kills of all its
+// pods' containers.
+func (s *Server) podLogs(ctx context.Context, ns, hash string, c *analyzer.Context) ([]string, *int) {
 	pods, err := s.cfg.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: HashLabel + "=" + hash})
 	if err != nil {
-		return nil
+		return nil, nil
+	}
+	oom := 0
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			for _, st := range []corev1.ContainerState{cs.State, cs.LastTerminationState} {
+				if st.Terminated != nil && st.Terminated.Reason == "OOMKilled" {
+					oom++
+				}
+			}
+		}
 	}
 	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
 	var out []string
@@ -117,7 +128,7 @@ func (s *Server) podLogs(ctx context.Context, ns, hash string, c *analyzer.Conte
 		n++
 		out = append(out, Excerpt(string(data), contextLogLines/contextLogPods)...)
 	}
-	return out
+	return out, &oom
 }
 
 // Excerpt keeps a log's error lines if it has any, else its tail, at most

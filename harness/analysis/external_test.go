@@ -55,6 +55,8 @@ func TestExternalAnalyzerSeesContextAndChaos(t *testing.T) {
 	require.Len(t, in.Context.Logs, 2)
 	assert.Equal(t, "stable", in.Context.Logs[0].Version)
 	assert.NotEmpty(t, in.Context.Logs[1].Lines, "the fake clientset's pod log")
+	require.NotNil(t, in.Context.Logs[1].OOMKills, "OOM kills counted from the pods' container states")
+	assert.Zero(t, *in.Context.Logs[1].OOMKills)
 
 	// An analysisPath fault: every call fails until it ends.
 	e.srv.SetChaos(ns, results.ChaosDown)

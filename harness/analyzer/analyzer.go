@@ -69,10 +69,12 @@ type Context struct {
 }
 
 // Logs are one version's recent log lines, oldest first: text from the
-// pods, untrusted.
+// pods, untrusted; and how many of its containers the kernel killed for
+// memory (OOMKilled, last or current state), nil when unknown.
 type Logs struct {
-	Version string   `json:"version"` // "stable" or "candidate"
-	Lines   []string `json:"lines"`
+	Version  string   `json:"version"` // "stable" or "candidate"
+	Lines    []string `json:"lines"`
+	OOMKills *int     `json:"oomKills,omitempty"`
 }
 
 // Unknown is the Context of an analysis that knows nothing but counters.

@@ -70,6 +70,14 @@ func FromInput(in analyzer.Input) Evidence {
 		logs = append(logs, LogExcerpt{Version: l.Version, Lines: l.Lines})
 	}
 	ev := EvidenceFromInput(in, logs...)
+	for _, l := range in.Context.Logs {
+		switch l.Version {
+		case "stable":
+			ev.Stable.OOMKills = l.OOMKills
+		case "candidate":
+			ev.Candidate.OOMKills = l.OOMKills
+		}
+	}
 	ev.Step = in.Context.Step
 	ev.SetWeight = in.Context.SetWeight
 	return ev

@@ -24,10 +24,12 @@ func testInput() analyzer.Input {
 	}
 	in.Context = analyzer.Context{T: 20, Namespace: "ns", Step: 1, Steps: 4, SetWeight: 25, Logs: []analyzer.Logs{
 		{Version: "stable", Lines: []string{"GET /api 200"}},
-		{Version: "candidate", Lines: []string{"GET /api 500", injection}},
+		{Version: "candidate", Lines: []string{"GET /api 500", injection}, OOMKills: &two},
 	}}
 	return in
 }
+
+var two = 2
 
 func newTestAnalyzer(t *testing.T, f *fakeServer) *Analyzer {
 	c := f.client(t, nil)
@@ -58,6 +60,9 @@ func TestAnalyzerMapsAnAnswer(t *testing.T) {
 			Weight float64 `json:"candidateWeightPct"`
 		} `json:"evidence"`
 		Logs map[string][]string `json:"untrustedLogs"`
+	}
+	if !strings.Contains(user, `"oomKills": 2`) {
+		t.Fatalf("the candidate's OOM kills are not in the prompt: %s", user)
 	}
 	if err := json.Unmarshal([]byte(user), &p); err != nil {
 		t.Fatal(err)
