@@ -10,6 +10,10 @@ ARGO_ROLLOUTS_VERSION ?= v1.10.2
 # Prometheus built into bin/ by `make tools`: the module version v0.3XY.Z is
 # Prometheus 3.XY.Z (this one is 3.16.0).
 PROMETHEUS_VERSION ?= v0.316.0
+# Traefik built into bin/ by `make tools`, the local platform's L7 router; its
+# CRDs and RBAC are read from the same module at run time. (v3.7 does not
+# build from the module proxy: a replace to a nested local module.)
+TRAEFIK_VERSION ?= v3.6.12
 # The demo app is a static binary: it becomes an image layer and runs as a pod.
 STATIC  := CGO_ENABLED=0
 
@@ -25,7 +29,7 @@ build:
 # The local platform's tools: Kubernetes v1.34 control plane, kubectl, etcd,
 # the Argo Rollouts controller and kubectl plugin, Prometheus (hack/tools/build.sh).
 tools:
-	ARGO_ROLLOUTS_VERSION=$(ARGO_ROLLOUTS_VERSION) PROMETHEUS_VERSION=$(PROMETHEUS_VERSION) hack/tools/build.sh $(BIN)
+	ARGO_ROLLOUTS_VERSION=$(ARGO_ROLLOUTS_VERSION) PROMETHEUS_VERSION=$(PROMETHEUS_VERSION) TRAEFIK_VERSION=$(TRAEFIK_VERSION) hack/tools/build.sh $(BIN)
 
 # The default scenario set on the local platform; results in out/. Two runs at
 # a time keep 2 cores busy without starving the control plane.

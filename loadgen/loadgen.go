@@ -74,6 +74,9 @@ type Config struct {
 	SLO time.Duration
 	// Headers are added to every request.
 	Headers http.Header
+	// Cohort, when set, marks a share of the users: their every request
+	// carries its header (a dark launch's internal users, say).
+	Cohort *Cohort
 	// Records, when set, receives one NDJSON line per request as results
 	// stream in (buffered; see RecordWriter).
 	Records io.Writer
@@ -183,7 +186,7 @@ func New(cfg Config) (*Generator, error) {
 	g := &Generator{
 		cfg:      cfg,
 		pacer:    pacer,
-		users:    newUsers(cfg.Users, cfg.Seed, cfg.URL, cfg.Headers),
+		users:    newUsers(cfg.Users, cfg.Seed, cfg.URL, cfg.Headers, cfg.Cohort),
 		conns:    conns,
 		tr:       tr,
 		finished: make(chan struct{}),

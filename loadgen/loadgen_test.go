@@ -159,9 +159,9 @@ func TestUsers(t *testing.T) {
 	assert.Equal(t, "user-0042", userFromURL("http://h/p?q=#x#user-0042"))
 	assert.Equal(t, "", userFromURL("http://h/p"))
 
-	u := newUsers(100, 7, "http://h/p?q=1", http.Header{"host": {"example"}})
-	same := newUsers(100, 7, "http://h/p?q=1", nil)
-	other := newUsers(100, 8, "http://h/p?q=1", nil)
+	u := newUsers(100, 7, "http://h/p?q=1", http.Header{"host": {"example"}}, nil)
+	same := newUsers(100, 7, "http://h/p?q=1", nil, nil)
+	other := newUsers(100, 8, "http://h/p?q=1", nil, nil)
 	counts := make([]int, 100)
 	differ := 0
 	for k := range uint64(100000) {
@@ -454,4 +454,24 @@ func TestRecordsWriteErrorStopsRun(t *testing.T) {
 	require.NotNil(t, sum)
 	require.NoError(t, sum.Reconcile())
 	assert.Less(t, time.Since(start), 10*time.Second)
+}
+
+func TestCohortMarksAShareOfUsers(t *testing.T) {
+	u := newUsers(2000, 1, "http://h/", nil, &Cohort{Header: "X-Cohort", Value: "internal", Share: 0.1})
+	n := 0
+	for i, h := range u.headers {
+		in := h.Get("X-Cohort") == "internal"
+		if in != InCohort(UserName(i), 0.1) {
+			t.Fatalf("user %d: header %v, InCohort %v", i, in, !in)
+		}
+		if in {
+			n++
+		}
+	}
+	if n < 160 || n > 240 { // 10% of 2000 within about 3 sigma
+		t.Fatalf("%d of 2000 users in a 10%% cohort", n)
+	}
+	if InCohort("user-0001", 0) || !InCohort("user-0001", 1) {
+		t.Fatal("shares 0 and 1 are none and all")
+	}
 }

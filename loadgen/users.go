@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"hash/fnv"
 	"net/http"
 	"strconv"
 	"strings"
@@ -68,7 +69,23 @@ type users struct {
 	next    atomic.Uint64
 }
 
-func newUsers(n int, seed int64, base string, extra http.Header) *users {
+// Cohort marks the users whose CohortOf is below Share with Header: Value.
+type Cohort struct {
+	Header, Value string
+	Share         float64 // of the users, 0..1
+}
+
+// InCohort reports whether the named user belongs to a cohort of share:
+// by a hash of the name, so membership does not depend on the seed, and a
+// share of 0.1 is about a tenth of any set. The hash is salted, so a cohort
+// is independent of the demo app's user segment (also a hash of X-User).
+func InCohort(user string, share float64) bool {
+	h := fnv.New64a()
+	h.Write([]byte("cohort/" + user))
+	return float64(h.Sum64()%10000) < share*10000
+}
+
+func newUsers(n int, seed int64, base string, extra http.Header, cohort *Cohort) *users {
 	u := &users{
 		urls:    make([]string, n),
 		headers: make([]http.Header, n),
@@ -82,6 +99,9 @@ func newUsers(n int, seed int64, base string, extra http.Header) *users {
 			h[http.CanonicalHeaderKey(k)] = vs
 		}
 		h[UserHeader] = []string{name}
+		if cohort != nil && InCohort(name, cohort.Share) {
+			h[http.CanonicalHeaderKey(cohort.Header)] = []string{cohort.Value}
+		}
 		u.headers[i] = h
 	}
 	return u

@@ -2,7 +2,7 @@
 # Builds the local platform's tools into BIN from their pinned Go modules:
 # the Kubernetes control plane and kubectl and etcd (this module's go.mod),
 # the Argo Rollouts controller and kubectl plugin (ARGO_ROLLOUTS_VERSION) and
-# Prometheus (PROMETHEUS_VERSION), each built inside its own module in the
+# Prometheus (PROMETHEUS_VERSION) and Traefik (TRAEFIK_VERSION), each built inside its own module in the
 # module cache so that its go.mod (and Argo's replace directives) apply
 # unchanged. Each binary is rebuilt only when missing or of another version;
 # go's build cache makes a rebuild cheap.
@@ -20,6 +20,7 @@ argo_toolchain=${ARGO_TOOLCHAIN:-go1.27.3}
 prom_version=${PROMETHEUS_VERSION:?PROMETHEUS_VERSION must be set (see Makefile)}
 prom_minor=$(echo "$prom_version" | cut -d. -f2)
 prom_release="$((10#$prom_minor / 100)).$((10#$prom_minor % 100)).$(echo "$prom_version" | cut -d. -f3)"
+traefik_version=${TRAEFIK_VERSION:?TRAEFIK_VERSION must be set (see Makefile)}
 mkdir -p "$bin"
 
 kube_version=$(cd "$here" && go list -m -f '{{.Version}}' k8s.io/kubernetes)
@@ -32,7 +33,7 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   kube_ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=$now"
 done
 
-all=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl rollouts-controller kubectl-argo-rollouts prometheus)
+all=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl rollouts-controller kubectl-argo-rollouts prometheus traefik)
 tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=("${all[@]}")
 
 # want prints the version string a tool must report; have prints what it reports.
@@ -43,6 +44,7 @@ want() {
     kube-*) echo "Kubernetes $kube_version" ;;
     rollouts-controller|kubectl-argo-rollouts) echo "$argo_version" ;;
     prometheus) echo "prometheus, version $prom_release" ;;
+    traefik) echo "$traefik_version" ;;
   esac
 }
 have() {
@@ -53,6 +55,7 @@ have() {
     rollouts-controller) "$bin/$1" --version 2>/dev/null | head -1 ;;
     kubectl-argo-rollouts) "$bin/$1" version --short 2>/dev/null | head -1 | awk '{print $2}' ;;
     prometheus) "$bin/$1" --version 2>/dev/null | head -1 | sed 's/ (.*//' ;;
+    traefik) "$bin/$1" version 2>/dev/null | sed -n 's/^Version:[[:space:]]*//p' ;;
   esac
 }
 
@@ -90,6 +93,21 @@ build() {
       ldflags="-s -w -X $v.Version=$prom_release -X $v.Revision=${commit:-unknown} -X $v.Branch=HEAD"
       ldflags+=" -X $v.BuildUser=$(id -un)@${HOSTNAME:-localhost} -X $v.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)"
       (cd "$dir" && CGO_ENABLED=0 GOWORK=off go build -trimpath -ldflags "$ldflags" -o "$bin/$1" ./cmd/prometheus) ;;
+    traefik)
+      download github.com/traefik/traefik/v3 "$traefik_version"
+      # Built inside a writable copy of the module: its go.mod replaces
+      # modules with forks (which go install refuses), and go build in the
+      # read-only module cache cannot record what it resolves. The copy is
+      # kept beside bin/ for incremental rebuilds. The web UI is left out:
+      # the harness needs the router, not the dashboard.
+      src="$bin/.src/traefik@$traefik_version"
+      if [ ! -f "$src/go.mod" ]; then
+        rm -rf "$src.tmp" && mkdir -p "$(dirname "$src")"
+        cp -r "$dir" "$src.tmp" && chmod -R u+w "$src.tmp" && mv "$src.tmp" "$src"
+      fi
+      v=github.com/traefik/traefik/v3/pkg/version
+      ldflags="-s -w -X $v.Version=$traefik_version -X $v.BuildDate=$now"
+      (cd "$src" && CGO_ENABLED=0 GOWORK=off GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$bin/$1" ./cmd/traefik) ;;
     *) echo "unknown tool $1 (known: ${all[*]})" >&2; return 1 ;;
   esac
 }

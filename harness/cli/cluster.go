@@ -171,6 +171,9 @@ Stop it with: blastradius cluster down --platform local
 	if url, err := local.PrometheusURLIn(f.dataDir); err == nil {
 		fmt.Fprintf(cmd.OutOrStdout(), "Prometheus (scrapes pods annotated prometheus.io/scrape): %s\n", url)
 	}
+	if url, err := local.RouterURLIn(f.dataDir); err == nil {
+		fmt.Fprintf(cmd.OutOrStdout(), "Traefik (routes IngressRoutes of entrypoint %s): %s\n", local.TraefikEntryPoint, url)
+	}
 }
 
 // supervisorPid returns the pid of a running cluster supervisor.
@@ -264,6 +267,11 @@ func newClusterStatusCmd() *cobra.Command {
 				fmt.Fprintf(out, "node %s: %s\n", n.Name, ready)
 			}
 			fmt.Fprintf(out, "prometheus: %s\n", prometheusStatus(cmd.Context(), f.dataDir))
+			if url, err := local.RouterURLIn(f.dataDir); err == nil {
+				fmt.Fprintf(out, "traefik: %s (entrypoint %s)\n", url, local.TraefikEntryPoint)
+			} else {
+				fmt.Fprintf(out, "traefik: not running (%v)\n", err)
+			}
 			return nil
 		},
 	}

@@ -13,9 +13,11 @@ import (
 // start-up (in its own namespace), its key listing metric provider plugins,
 // and the ClusterRole a real install gives the controller.
 const (
-	ArgoConfigMap          = "argo-rollouts-config"
-	ArgoMetricPluginsKey   = "metricProviderPlugins"
-	ArgoControllerRoleName = "argo-rollouts"
+	ArgoConfigMap        = "argo-rollouts-config"
+	ArgoMetricPluginsKey = "metricProviderPlugins"
+	// ArgoTrafficRouterPluginsKey lists traffic-router plugins, the same way.
+	ArgoTrafficRouterPluginsKey = "trafficRouterPlugins"
+	ArgoControllerRoleName      = "argo-rollouts"
 )
 
 // MetricPlugin is an Argo Rollouts metric provider plugin that the platform

@@ -39,6 +39,10 @@ type Platform interface {
 	// from the harness and from the Argo Rollouts controller (its prometheus
 	// provider's address). Prometheus scrapes the pods annotated as below.
 	PrometheusURL(ctx context.Context) (string, error)
+	// RouterURL is the base URL of the cluster's L7 router (Traefik, with
+	// its Kubernetes CRD provider), on 127.0.0.1: where the load of a
+	// strategy that routes through IngressRoutes goes.
+	RouterURL(ctx context.Context) (string, error)
 }
 
 // The pod annotations the cluster's Prometheus reads: a pod is scraped when

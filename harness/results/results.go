@@ -85,6 +85,11 @@ type Run struct {
 	// Detections say, per analyzer, when it failed (gating) or would have
 	// failed (shadow) the release on this run's traffic.
 	Detections []Detection `json:"detections,omitempty"`
+	// CandidateServed is what the candidate's pods counted themselves over
+	// the scoring window (from the analysis trace): under shadow most of it
+	// was mirrored traffic whose answers no user saw, so it is what only the
+	// analyzers saw; nil without a trace.
+	CandidateServed *Served `json:"candidateServed,omitempty"`
 	// RootCauseCorrect is the gating analyzer's Detection.RootCauseCorrect:
 	// whether it named the bad release's root cause when it stopped it.
 	RootCauseCorrect *bool `json:"rootCauseCorrect,omitempty"`
@@ -245,6 +250,12 @@ func Read(path string) (*File, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
+}
+
+// Served counts requests a version's pods answered, by their own metrics.
+type Served struct {
+	Requests float64 `json:"requests"`
+	Errors   float64 `json:"errors"` // 5xx
 }
 
 // AICall is what one answer of an AI analyzer (llm, agent) cost and said

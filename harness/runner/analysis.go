@@ -38,6 +38,8 @@ func (x *run) recordAnalysis(ctx context.Context) error {
 		return nil
 	}
 	x.describeTrace(tr)
+	served := analyzer.Sum(tr.Candidate, x.res.Window.Start.Sub(tr.Start).Seconds(), x.res.Window.End.Sub(tr.Start).Seconds())
+	x.res.CandidateServed = &results.Served{Requests: served.Requests, Errors: served.Errors}
 	verdicts, times := x.verdicts(ctx, tr, calls)
 	tr.Analyses = times
 	rel := filepath.Join(filepath.Dir(x.res.Records), "trace.ndjson")

@@ -190,6 +190,7 @@ func (r *Runner) newRun(spec scenario.RunSpec, res *results.Run) (*run, error) {
 		Steps: sc.Steps, StepPause: sc.Scaled(sc.StepPause), AutoPromotion: sc.Scaled(sc.StepPause),
 		ProgressDeadline: progressDeadline(sc),
 		Env:              []corev1.EnvVar{{Name: "SEED", Value: fmt.Sprint(spec.Seed)}},
+		CanaryReplicas:   sc.Routing.CanaryReplicas, MirrorPercent: sc.Routing.MirrorPercent,
 	}
 	if x.traits.HasAnalysis() {
 		if r.Analysis == nil {

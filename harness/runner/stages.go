@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,14 +107,14 @@ func (x *run) startLoad(ctx context.Context) error {
 	}
 	x.records = f
 	x.lc.cleanup(func() { f.Close() })
-	url, err := x.r.Platform.ServiceURL(ctx, x.ns, x.params.App)
+	url, headers, cohort, err := x.entry(ctx)
 	if err != nil {
 		return err
 	}
 	x.gen, err = loadgen.New(loadgen.Config{
 		URL: url + "/color", Profile: x.sc.Load.Profile, Users: x.sc.Load.Users, Seed: x.spec.Seed,
 		KeepAlive: x.sc.Load.KeepAlive, SLO: x.sc.Load.SLO, Records: f, Timeout: 5 * time.Second,
-		OnSecond: x.live.add,
+		OnSecond: x.live.add, Headers: headers, Cohort: cohort,
 	})
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
@@ -128,6 +129,25 @@ func (x *run) startLoad(ctx context.Context) error {
 		x.preview, err = x.startPreview(ctx)
 	}
 	return err
+}
+
+// entry is where the users' load goes: the app's Service, or for a routed
+// strategy the platform's router under the run's own host (one router
+// serves every run at once); a dark launch marks its cohort of users.
+func (x *run) entry(ctx context.Context) (string, http.Header, *loadgen.Cohort, error) {
+	if !x.traits.Routed() {
+		url, err := x.r.Platform.ServiceURL(ctx, x.ns, x.params.App)
+		return url, nil, nil, err
+	}
+	url, err := x.r.Platform.RouterURL(ctx)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("strategy %s routes through the cluster's router: %w", x.spec.Strategy, err)
+	}
+	var cohort *loadgen.Cohort
+	if x.traits.Cohort {
+		cohort = &loadgen.Cohort{Header: strategy.CohortHeader, Value: strategy.CohortValue, Share: x.sc.Routing.CohortShare}
+	}
+	return url, http.Header{"Host": {strategy.HostFor(x.ns)}}, cohort, nil
 }
 
 func (x *run) startPreview(ctx context.Context) (*loadgen.Generator, error) {

@@ -21,7 +21,7 @@ func ids(runs []RunSpec) []string {
 }
 
 func TestExpand(t *testing.T) {
-	a := &Scenario{Name: "a", Strategies: strategy.Names(), Analyzers: []string{analysis.Default}, Seeds: []int64{1}}
+	a := &Scenario{Name: "a", Strategies: strategy.Defaults(), Analyzers: []string{analysis.Default}, Seeds: []int64{1}}
 	b := &Scenario{Name: "b", Strategies: []string{strategy.CanaryAnalysis, strategy.Canary}, Analyzers: []string{analysis.Default}, Seeds: []int64{4, 7}}
 
 	runs := Expand([]*Scenario{a, b}, Filter{}, 0, nil)
@@ -45,7 +45,7 @@ func TestExpand(t *testing.T) {
 	assert.Equal(t, RunSpec{Scenario: b, Strategy: "canary", Analyzer: "none", Seed: 7, Index: 9, ID: "b/canary/none/seed-7"}, runs[9])
 
 	// Analyzers multiply only the strategies with analysis.
-	c := &Scenario{Name: "c", Strategies: strategy.Names(), Analyzers: []string{"threshold", "other"}, Seeds: []int64{1, 2}}
+	c := &Scenario{Name: "c", Strategies: strategy.Defaults(), Analyzers: []string{"threshold", "other"}, Seeds: []int64{1, 2}}
 	assert.Len(t, Expand([]*Scenario{c}, Filter{}, 0, nil), (3+3*2)*2)
 
 	// Overrides: consecutive seeds from the first (or the given) seed.
@@ -85,7 +85,7 @@ func TestParseFilter(t *testing.T) {
 		{in: "", want: Filter{}},
 		{in: "  ", want: Filter{}},
 		{in: "strategy=canary", want: Filter{Strategies: []string{"canary"}}},
-		{in: "strategy=a-b", err: `invalid filter "strategy=a-b": unknown strategy "a-b" (known: deployment-rolling, canary, canary-analysis, canary-step-analysis, blue-green, blue-green-analysis)`},
+		{in: "strategy=a-b", err: `invalid filter "strategy=a-b": unknown strategy "a-b" (known: deployment-rolling, canary, canary-analysis, canary-step-analysis, blue-green, blue-green-analysis, canary-traffic, canary-traffic-analysis, dark-launch, shadow)`},
 		{
 			in: "strategy=canary,canary-analysis,analyzer=threshold,scenario=x, scenario = y ,strategy=canary",
 			want: Filter{
@@ -125,7 +125,7 @@ func TestStrategyTraits(t *testing.T) {
 			withAnalysis = append(withAnalysis, s)
 		}
 	}
-	assert.Equal(t, []string{"canary-analysis", "canary-step-analysis", "blue-green-analysis"}, withAnalysis)
+	assert.Equal(t, []string{"canary-analysis", "canary-step-analysis", "blue-green-analysis", "canary-traffic-analysis", "dark-launch", "shadow"}, withAnalysis)
 	assert.True(t, isCanary("canary-step-analysis"))
 	assert.False(t, isCanary("blue-green"))
 	assert.False(t, hasAnalysis("nope"))

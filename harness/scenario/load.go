@@ -30,8 +30,9 @@ var (
 	metadataKeys = []string{"name", "description"}
 	specKeys     = []string{
 		"stable", "candidate", "groundTruth", "replicas", "load", "strategies", "analyzers",
-		"analysis", "steps", "stepPause", "timeScale", "faults", "repeat", "seeds", "timeout", "expect",
+		"analysis", "steps", "stepPause", "timeScale", "faults", "repeat", "seeds", "timeout", "expect", "routing",
 	}
+	routingKeys  = []string{"canaryReplicas", "mirrorPercent", "cohortShare"}
 	loadKeys     = []string{"profile", "rate", "users", "slo", "warmup", "keepAlive", "previewShare"}
 	analysisKeys = []string{"interval", "count", "failureLimit", "inconclusiveLimit", "maxErrorRate", "maxP99", "window",
 		"minRequests", "scrapeInterval", "confidence", "tolerance", "passScore", "marginalScore", "alpha", "beta", "effectSize",
@@ -213,8 +214,11 @@ func (d *decoder) spec(sp *fields, s *Scenario) {
 	d.strategies(sp, s)
 	d.analyzers(sp, s)
 	ok.interval = d.analysis(sp, s)
-	ok.steps = d.steps(sp, s, ok.replicas && s.UsesCanarySteps())
+	// Only replica ratios need weights that move whole pods; a router
+	// sets any weight exactly.
+	ok.steps = d.steps(sp, s, ok.replicas && s.UsesReplicaWeights())
 	d.seeds(sp, s)
+	d.routing(sp, s, ok.replicas)
 
 	// Checks across fields.
 	d.checkPauseScale(sp, s, ok)
@@ -453,6 +457,40 @@ func (d *decoder) load(sp *fields, s *Scenario) bool {
 	return ok
 }
 
+// routing decodes what the routed strategies need: the fixed canary's
+// size, shadow's mirrored share, the dark launch's cohort.
+func (d *decoder) routing(sp *fields, s *Scenario, replicasOK bool) {
+	s.Routing = Routing{CanaryReplicas: 1, MirrorPercent: 100, CohortShare: DefaultCohortShare}
+	rf, _ := sp.optional("routing", routingKeys)
+	if rf == nil {
+		return
+	}
+	if v, ok := rf.integer("canaryReplicas"); ok {
+		switch {
+		case v < 1:
+			rf.errorf("canaryReplicas", "must be at least 1, got %d", v)
+		case replicasOK && v > int64(s.Replicas):
+			rf.errorf("canaryReplicas", "must be at most spec.replicas (%d), got %d", s.Replicas, v)
+		default:
+			s.Routing.CanaryReplicas = int(v)
+		}
+	}
+	if v, ok := rf.integer("mirrorPercent"); ok {
+		if v < 1 || v > 100 {
+			rf.errorf("mirrorPercent", "must be between 1 and 100, got %d", v)
+		} else {
+			s.Routing.MirrorPercent = int(v)
+		}
+	}
+	if v, ok := rf.number("cohortShare"); ok {
+		if v <= 0 || v >= 1 {
+			rf.errorf("cohortShare", "must be above 0 and below 1, got %g", v)
+		} else {
+			s.Routing.CohortShare = v
+		}
+	}
+}
+
 // names decodes a list of distinct names, each checked by known.
 func (d *decoder) names(sp *fields, key, what string, known []string) ([]string, bool) {
 	items, ok := sp.list(key)
@@ -485,7 +523,7 @@ func (d *decoder) names(sp *fields, key, what string, known []string) ([]string,
 }
 
 func (d *decoder) strategies(sp *fields, s *Scenario) {
-	s.Strategies = strategy.Names()
+	s.Strategies = strategy.Defaults()
 	if v, _ := d.names(sp, "strategies", "strategy", strategy.Names()); len(v) > 0 {
 		s.Strategies = v // if some were invalid, the valid ones keep later checks quiet
 	}

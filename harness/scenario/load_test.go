@@ -76,7 +76,7 @@ func TestValidationErrors(t *testing.T) {
 		{"duration of the wrong kind", "  timeout: [1m]\n", []string{`FILE:8: spec.timeout: must be a duration such as "30s", got a list`}},
 		{"negative slo", "  load:\n    slo: -1s\n", []string{"FILE:9: spec.load.slo: must be positive, got -1s"}},
 		{"unknown strategy", "  strategies: [canary, canary-analysis, canery]\n", []string{
-			`FILE:8: spec.strategies[2]: unknown strategy "canery" (known: deployment-rolling, canary, canary-analysis, canary-step-analysis, blue-green, blue-green-analysis)`}},
+			`FILE:8: spec.strategies[2]: unknown strategy "canery" (known: deployment-rolling, canary, canary-analysis, canary-step-analysis, blue-green, blue-green-analysis, canary-traffic, canary-traffic-analysis, dark-launch, shadow)`}},
 		{"strategies as a block list", "  strategies:\n  - canary\n  - canary\n", []string{`FILE:10: spec.strategies[1]: duplicate strategy "canary"`}},
 		{"empty strategies", "  strategies: []\n", []string{"FILE:8: spec.strategies: must not be empty (leave it out for the default)"}},
 		{"strategies not a list", "  strategies: canary\n", []string{`FILE:8: spec.strategies: must be a list, got "canary"`}},
@@ -285,7 +285,7 @@ func TestDefaults(t *testing.T) {
 		Warmup:       10 * time.Second,
 		PreviewShare: 0.1,
 	}, s.Load)
-	assert.Equal(t, strategy.Names(), s.Strategies)
+	assert.Equal(t, strategy.Defaults(), s.Strategies)
 	assert.Equal(t, []string{"deployment-rolling", "canary", "canary-analysis", "canary-step-analysis", "blue-green", "blue-green-analysis"}, s.Strategies)
 	assert.Equal(t, []string{"threshold"}, s.Analyzers)
 	assert.Equal(t, Analysis{Interval: 5 * time.Second, Count: 6, FailureLimit: 1, InconclusiveLimit: 5, Params: analyzer.Defaults}, s.Analysis)

@@ -94,6 +94,20 @@ type Scenario struct {
 
 	// Expect holds the expectations, at most one per strategy; see ExpectFor.
 	Expect []Expect
+
+	// Routing configures the strategies that route through Traefik.
+	Routing Routing
+}
+
+// DefaultCohortShare is the share of users in a dark launch's cohort.
+const DefaultCohortShare = 0.1
+
+// Routing configures the routed strategies (canary-traffic, dark-launch,
+// shadow).
+type Routing struct {
+	CanaryReplicas int     // the fixed small canary's pods (default 1)
+	MirrorPercent  int     // shadow: share of requests mirrored, percent (default 100)
+	CohortShare    float64 // dark-launch: share of users carrying the cohort header (default 0.1)
 }
 
 // LoadSpec is how the harness drives traffic during a run.
@@ -264,6 +278,15 @@ func scale(d time.Duration, f float64) time.Duration {
 // UsesCanarySteps reports whether any of the scenario's strategies walks the
 // canary steps.
 func (s *Scenario) UsesCanarySteps() bool { return slices.ContainsFunc(s.Strategies, isCanary) }
+
+// UsesReplicaWeights reports whether any of the scenario's strategies
+// walks the canary steps as replica ratios (without a router).
+func (s *Scenario) UsesReplicaWeights() bool {
+	return slices.ContainsFunc(s.Strategies, func(name string) bool {
+		t, _ := strategy.TraitsOf(name)
+		return t.Canary && !t.Routed()
+	})
+}
 
 // isCanary reports whether the named strategy walks the canary steps.
 func isCanary(name string) bool {

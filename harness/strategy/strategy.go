@@ -30,6 +30,11 @@ const (
 	CanaryStepAnalysis = "canary-step-analysis"
 	BlueGreen          = "blue-green"
 	BlueGreenAnalysis  = "blue-green-analysis"
+	// Routed through Traefik (docs/scenarios.md).
+	CanaryTraffic         = "canary-traffic"
+	CanaryTrafficAnalysis = "canary-traffic-analysis"
+	DarkLaunch            = "dark-launch"
+	Shadow                = "shadow"
 )
 
 // Defaults and names shared with the runner and the analysis endpoint.
@@ -70,6 +75,15 @@ type Traits struct {
 	// Analysis lists where Argo runs analysis; empty for none. A strategy
 	// with analysis is paired with every analyzer of a scenario.
 	Analysis []AnalysisKind
+	// Router is how weights reach users: replica ratios, or the L7 router,
+	// whose load goes to the platform's RouterURL under the run's host.
+	Router Router
+	// Cohort: a header-marked cohort of users gets the candidate first (a
+	// dark launch); the load generator marks a share of its users.
+	Cohort bool
+	// Mirror: the candidate gets a copy of the requests, and users only
+	// ever get the stable version's answers until promotion.
+	Mirror bool
 }
 
 // HasAnalysis reports whether Argo gates the rollout on the analysis
@@ -110,6 +124,12 @@ type Params struct {
 	// ScrapeInterval is how often the cluster's Prometheus scrapes each pod
 	// (default platform.DefaultScrapeInterval, 5s).
 	ScrapeInterval time.Duration
+	// Routed strategies: the Host their routes match (default HostFor the
+	// namespace), the fixed canary size (default 1) and shadow's mirrored
+	// share of requests in percent (default 100).
+	Host           string
+	CanaryReplicas int
+	MirrorPercent  int
 }
 
 // AnalysisParams configure the AnalysisTemplate and the endpoint's query.
@@ -169,6 +189,14 @@ var catalog = []strategy{
 		Traits{Rollout: true, BlueGreen: true}},
 	{BlueGreenAnalysis, "Argo blue-green with pre- and post-promotion analysis",
 		Traits{Rollout: true, BlueGreen: true, Analysis: []AnalysisKind{AnalysisPrePromotion, AnalysisPostPromotion}}},
+	{CanaryTraffic, "an Argo canary through Traefik: exact weights (1%, 5%, ...) on a fixed small canary, without analysis",
+		Traits{Rollout: true, Canary: true, Router: RouterTraefik}},
+	{CanaryTrafficAnalysis, "an Argo canary through Traefik with exact weights and background analysis",
+		Traits{Rollout: true, Canary: true, Router: RouterTraefik, Analysis: []AnalysisKind{AnalysisBackground}}},
+	{DarkLaunch, "a dark launch: a header-marked cohort gets the candidate first, with analysis, then the weights (Traefik plugin)",
+		Traits{Rollout: true, Canary: true, Router: RouterPlugin, Cohort: true, Analysis: []AnalysisKind{AnalysisBackground}}},
+	{Shadow, "a shadow release: the candidate gets a mirror of the traffic, users only the stable answers, analysis on the mirror, then promotion (Traefik plugin)",
+		Traits{Rollout: true, Canary: true, Router: RouterPlugin, Mirror: true, Analysis: []AnalysisKind{AnalysisBackground}}},
 }
 
 // All returns every strategy, in report order.
@@ -199,6 +227,18 @@ func Names() []string {
 	return names
 }
 
+// Defaults lists the strategies a scenario that names none runs: those
+// behind one Service (replica ratios), which need no router.
+func Defaults() []string {
+	var names []string
+	for _, s := range catalog {
+		if !s.traits.Routed() {
+			names = append(names, s.name)
+		}
+	}
+	return names
+}
+
 // TraitsOf returns the traits of a named strategy; false for a name the
 // catalog does not know (e.g. in an old results file).
 func TraitsOf(name string) (Traits, bool) {
@@ -224,6 +264,12 @@ func (s strategy) Render(p Params) ([]*unstructured.Unstructured, error) {
 	if s.traits.BlueGreen {
 		svcs = append(svcs, p.App+PreviewSuffix)
 	}
+	if s.traits.Routed() {
+		if objs, err = routedObjects(p, s.name); err != nil {
+			return nil, err
+		}
+		svcs = nil
+	}
 	for _, name := range svcs {
 		svc, err := service(p, name, s.name)
 		if err != nil {
@@ -238,6 +284,8 @@ func (s strategy) Render(p Params) ([]*unstructured.Unstructured, error) {
 	}
 	var w *unstructured.Unstructured
 	switch {
+	case s.traits.Routed():
+		w, err = routedRollout(p, s.name, s.traits, ref)
 	case s.traits.Canary:
 		w, err = canaryRollout(p, s.name, s.traits.Analysis, ref)
 	case s.traits.BlueGreen:
@@ -272,7 +320,12 @@ func (s strategy) validate(p Params) (Params, error) {
 	case p.ProgressDeadline < 0 || p.AutoPromotion < 0 || p.StepPause < 0:
 		return p, fmt.Errorf("durations must not be negative")
 	}
-	if s.traits.Canary {
+	if s.traits.Routed() {
+		var err error
+		if p, err = validateRouted(p); err != nil {
+			return p, err
+		}
+	} else if s.traits.Canary {
 		if err := checkWeights(p.Steps, p.Replicas); err != nil {
 			return p, err
 		}

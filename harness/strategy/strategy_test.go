@@ -62,12 +62,15 @@ func render(t *testing.T, name string, p strategy.Params) []*unstructured.Unstru
 }
 
 func TestCatalog(t *testing.T) {
-	assert.Equal(t, []string{"deployment-rolling", "canary", "canary-analysis", "canary-step-analysis", "blue-green", "blue-green-analysis"}, strategy.Names())
+	assert.Equal(t, []string{"deployment-rolling", "canary", "canary-analysis", "canary-step-analysis", "blue-green", "blue-green-analysis",
+		"canary-traffic", "canary-traffic-analysis", "dark-launch", "shadow"}, strategy.Names())
 	for _, name := range strategy.Names() {
 		s, ok := strategy.Lookup(name)
 		require.True(t, ok)
 		assert.Equal(t, name, s.Name())
-		assert.Equal(t, strings.HasSuffix(name, "-analysis"), s.Traits().HasAnalysis(), name)
+		// dark-launch and shadow always judge the candidate before users see it.
+		wantAnalysis := strings.HasSuffix(name, "-analysis") || name == "dark-launch" || name == "shadow"
+		assert.Equal(t, wantAnalysis, s.Traits().HasAnalysis(), name)
 	}
 	_, ok := strategy.Lookup("rainbow")
 	assert.False(t, ok)

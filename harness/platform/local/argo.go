@@ -19,6 +19,7 @@ import (
 
 	"github.com/blastradius/blastradius/harness/kube"
 	"github.com/blastradius/blastradius/harness/platform"
+	"github.com/blastradius/blastradius/harness/router"
 )
 
 // argoModule is the Go module the controller is built from; its manifests are
@@ -47,6 +48,20 @@ func argoVersion(ctx context.Context, bin string) (string, error) {
 // argoManifests locates install.yaml of the controller's own release in the
 // module cache (make tools downloads it there to build the controller).
 func argoManifests(version string) (string, error) {
+	dir, err := moduleDir(argoModule, version)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "manifests", "install.yaml")
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("Argo Rollouts manifests for %s not in the module cache (%s): run `make tools`", version, path)
+	}
+	return path, nil
+}
+
+// moduleDir is a module's directory in the module cache, where make tools
+// downloaded it to build the tool.
+func moduleDir(module, version string) (string, error) {
 	cache := os.Getenv("GOMODCACHE")
 	if cache == "" {
 		out, err := exec.Command("go", "env", "GOMODCACHE").Output()
@@ -55,11 +70,11 @@ func argoManifests(version string) (string, error) {
 		}
 		cache = strings.TrimSpace(string(out))
 	}
-	path := filepath.Join(cache, argoModule+"@"+version, "manifests", "install.yaml")
-	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("Argo Rollouts manifests for %s not in the module cache (%s): run `make tools`", version, path)
+	dir := filepath.Join(cache, module+"@"+version)
+	if _, err := os.Stat(dir); err != nil {
+		return "", fmt.Errorf("%s@%s is not in the module cache (%s): run `make tools`", module, version, dir)
 	}
-	return path, nil
+	return dir, nil
 }
 
 // installArgo applies the release's install.yaml except the controller's
@@ -93,7 +108,16 @@ func (c *Cluster) installArgo(ctx context.Context) (string, error) {
 		}
 		keep = append(keep, o)
 	}
-	if err := withMetricPlugins(keep, c.opts.MetricPlugins); err != nil {
+	if err := withPlugins(keep, platform.ArgoMetricPluginsKey, c.opts.MetricPlugins); err != nil {
+		return "", err
+	}
+	// blastradius's Traefik traffic-router plugin, when make tools built
+	// it: the routed strategies' header routes and mirrors need it.
+	var routers []platform.MetricPlugin
+	if fi, err := os.Stat(c.bin(router.PluginBinary)); err == nil && !fi.IsDir() {
+		routers = append(routers, platform.MetricPlugin{Name: router.PluginName, Path: c.bin(router.PluginBinary), Rules: router.PluginRules})
+	}
+	if err := withPlugins(keep, platform.ArgoTrafficRouterPluginsKey, routers); err != nil {
 		return "", err
 	}
 	for _, p := range c.opts.MetricPlugins {
@@ -115,13 +139,14 @@ func (c *Cluster) installArgo(ctx context.Context) (string, error) {
 	return version, nil
 }
 
-// withMetricPlugins configures metric plugins in the install's objects
+// withPlugins configures plugins (metric or traffic-router, by the
+// ConfigMap's key) in the install's objects
 // before they are applied, as a plugin's own install does: Argo's ConfigMap
 // lists each at its file:// location (the controller copies it into
 // plugin-bin/ under its working directory, the data dir here, and does so
 // only at start-up), and the controller's ClusterRole gets the rules each
 // needs, since a plugin runs as the controller's child with its identity.
-func withMetricPlugins(objs []*unstructured.Unstructured, plugins []platform.MetricPlugin) error {
+func withPlugins(objs []*unstructured.Unstructured, key string, plugins []platform.MetricPlugin) error {
 	if len(plugins) == 0 {
 		return nil
 	}
@@ -131,14 +156,14 @@ func withMetricPlugins(objs []*unstructured.Unstructured, plugins []platform.Met
 	}
 	for _, p := range plugins {
 		if fi, err := os.Stat(p.Path); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-			return fmt.Errorf("metric plugin %s: %s is not an executable file", p.Name, p.Path)
+			return fmt.Errorf("plugin %s: %s is not an executable file", p.Name, p.Path)
 		}
 	}
 	var configured, granted bool
 	for _, o := range objs {
 		switch {
 		case o.GetKind() == "ConfigMap" && o.GetName() == platform.ArgoConfigMap:
-			if err := unstructured.SetNestedField(o.Object, value, "data", platform.ArgoMetricPluginsKey); err != nil {
+			if err := unstructured.SetNestedField(o.Object, value, "data", key); err != nil {
 				return fmt.Errorf("%s: %w", platform.ArgoConfigMap, err)
 			}
 			configured = true

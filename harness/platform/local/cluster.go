@@ -49,7 +49,7 @@ const (
 )
 
 // Tools are the binaries `make tools` builds, in start order.
-var Tools = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "prometheus", "rollouts-controller", "kubectl", "kubectl-argo-rollouts"}
+var Tools = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "prometheus", "rollouts-controller", "kubectl", "kubectl-argo-rollouts", "traefik"}
 
 // Options configures a local cluster.
 type Options struct {
@@ -74,6 +74,7 @@ type Cluster struct {
 	rest       *rest.Config
 	client     kubernetes.Interface
 	promURL    string // set once Prometheus is ready
+	routerURL  string // set once Traefik is ready
 
 	// Timings of the last Up, for the benchmark and the progress line.
 	Timings Timings
@@ -178,8 +179,10 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 		c.connect,
 		c.startNode,
 		c.startArgo,
+		c.startTraefik,
 		c.waitArgo,
 		c.waitPrometheus,
+		c.waitTraefik,
 	} {
 		if err := stage(ctx, u); err != nil {
 			return err
@@ -202,11 +205,13 @@ type upState struct {
 
 	etcdURL, apiURL string
 	argoVersion     string
+	traefikVersion  string
 }
 
 // upPorts are the loopback ports the cluster's components listen on.
 type upPorts struct {
 	etcd, etcdPeer, api, controllerManager, scheduler, kubelet, argoMetrics, argoHealthz, prometheus int
+	traefik, traefikPing                                                                             int
 }
 
 // prepare takes a slot, creates the certificates and picks the ports.
@@ -220,13 +225,14 @@ func (c *Cluster) prepare(_ context.Context, u *upState) error {
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
-	ports, err := freePorts(9)
+	ports, err := freePorts(11)
 	if err != nil {
 		return err
 	}
 	u.ports = upPorts{
 		etcd: ports[0], etcdPeer: ports[1], api: ports[2], controllerManager: ports[3],
 		scheduler: ports[4], kubelet: ports[5], argoMetrics: ports[6], argoHealthz: ports[7], prometheus: ports[8],
+		traefik: ports[9], traefikPing: ports[10],
 	}
 	return nil
 }
@@ -415,6 +421,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 	cancel := c.cancel
 	c.cancel = nil
 	c.promURL = ""
+	c.routerURL = ""
 	c.mu.Unlock()
 
 	// Argo first, so that it does not react to pods going away.

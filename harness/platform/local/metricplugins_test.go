@@ -66,13 +66,13 @@ func TestWithMetricPlugins(t *testing.T) {
 
 	untouched := argoInstall(t)
 	before := find(untouched, "ClusterRole", platform.ArgoControllerRoleName).DeepCopy()
-	require.NoError(t, withMetricPlugins(untouched, nil))
+	require.NoError(t, withPlugins(untouched, platform.ArgoMetricPluginsKey, nil))
 	assert.Equal(t, before, find(untouched, "ClusterRole", platform.ArgoControllerRoleName))
 	_, has, _ := unstructured.NestedString(find(untouched, "ConfigMap", platform.ArgoConfigMap).Object, "data", platform.ArgoMetricPluginsKey)
 	assert.False(t, has)
 
 	objs := argoInstall(t)
-	require.NoError(t, withMetricPlugins(objs, []platform.MetricPlugin{metricai.Plugin(bin)}))
+	require.NoError(t, withPlugins(objs, platform.ArgoMetricPluginsKey, []platform.MetricPlugin{metricai.Plugin(bin)}))
 	value, has, err := unstructured.NestedString(find(objs, "ConfigMap", platform.ArgoConfigMap).Object, "data", platform.ArgoMetricPluginsKey)
 	require.NoError(t, err)
 	require.True(t, has)
@@ -102,7 +102,7 @@ func TestWithMetricPlugins(t *testing.T) {
 		{Name: metricai.PluginName, Path: "bin/metric-ai"},
 		{Name: "metric-ai", Path: bin},
 	} {
-		assert.Error(t, withMetricPlugins(argoInstall(t), []platform.MetricPlugin{p}), p.Path)
+		assert.Error(t, withPlugins(argoInstall(t), platform.ArgoMetricPluginsKey, []platform.MetricPlugin{p}), p.Path)
 	}
-	assert.ErrorContains(t, withMetricPlugins(nil, []platform.MetricPlugin{metricai.Plugin(bin)}), "install.yaml has no ConfigMap")
+	assert.ErrorContains(t, withPlugins(nil, platform.ArgoMetricPluginsKey, []platform.MetricPlugin{metricai.Plugin(bin)}), "install.yaml has no ConfigMap")
 }
