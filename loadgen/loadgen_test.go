@@ -292,7 +292,7 @@ func TestRunReconcilesUnderConcurrentLoad(t *testing.T) {
 				assert.False(t, seqs[r.Seq], "duplicate seq %d", r.Seq)
 				seqs[r.Seq] = true
 				assert.Equal(t, srv.users[r.Seq], r.User, "seq %d", r.Seq)
-				assert.Equal(t, r.Code >= 500, r.Failed)
+				assert.Equal(t, r.Code >= 400, r.Failed)
 				return nil
 			}))
 			assert.Equal(t, sum.Total, n)

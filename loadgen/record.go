@@ -36,9 +36,12 @@ type Record struct {
 }
 
 // Failed reports whether a request failed: no response (a transport error or
-// code 0), a 5xx status, or, when slo > 0, a latency above slo.
+// code 0), a 4xx or 5xx status, or, when slo > 0, a latency above slo. The
+// demo app answers the load's GETs with 200 or 500, so a 4xx comes from
+// what stands in front of it (a router with no route: 404; a rate limit:
+// 429), and its user got no answer.
 func Failed(code int, latency, slo time.Duration) bool {
-	return code == 0 || code >= 500 || (slo > 0 && latency > slo)
+	return code == 0 || code >= 400 || (slo > 0 && latency > slo)
 }
 
 // newRecord converts a vegeta result. User attribution comes from the

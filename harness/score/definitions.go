@@ -34,7 +34,7 @@ func Classify(in Input, rec loadgen.Record) Class {
 	}
 }
 
-// RequestFailed reports whether a request failed: a 5xx, a transport error
+// RequestFailed reports whether a request failed: a 4xx or 5xx, a transport error
 // (no response), or a latency above slo. It ignores rec.Failed, which the
 // load generator computed with its own SLO; scoring owns the definition.
 func RequestFailed(rec loadgen.Record, slo time.Duration) bool {

@@ -101,7 +101,8 @@ func TestRequestFailed(t *testing.T) {
 		{"at the SLO", 200, slo, slo, false},
 		{"above the SLO", 200, slo + 1, slo, true},
 		{"slow without SLO", 200, time.Hour, 0, false},
-		{"4xx", 499, 10 * ms, slo, false},
+		{"4xx: no route, say", 404, 10 * ms, slo, true},
+		{"3xx", 399, 10 * ms, slo, false},
 		{"5xx", 500, 10 * ms, slo, true},
 		{"transport error", 0, 10 * ms, slo, true},
 	} {
