@@ -38,6 +38,7 @@ type VersionStats struct {
 	Requests        int64         `json:"requests"`
 	Failures        int64         `json:"failures"`
 	ServerErrors    int64         `json:"serverErrors"`    // status >= 500
+	ClientErrors    int64         `json:"clientErrors"`    // status 4xx: from what stands in front of the app
 	TransportErrors int64         `json:"transportErrors"` // no response (not aborted)
 	SlowResponses   int64         `json:"slowResponses"`   // otherwise fine, slower than the SLO
 	P50             time.Duration `json:"p50"`
@@ -126,9 +127,9 @@ func (b bitset) count() int {
 }
 
 type versionAgg struct {
-	requests, failures, serverErrors, transportErrors, slow int64
-	hist                                                    histogram
-	served, failed                                          bitset
+	requests, failures, serverErrors, clientErrors, transportErrors, slow int64
+	hist                                                                  histogram
+	served, failed                                                        bitset
 }
 
 func (v *versionAgg) stats() *VersionStats {
@@ -136,6 +137,7 @@ func (v *versionAgg) stats() *VersionStats {
 		Requests:        v.requests,
 		Failures:        v.failures,
 		ServerErrors:    v.serverErrors,
+		ClientErrors:    v.clientErrors,
 		TransportErrors: v.transportErrors,
 		SlowResponses:   v.slow,
 		P50:             v.hist.quantile(0.50),
@@ -288,6 +290,8 @@ func (a *aggregator) add(r *Record) []Second {
 			v.transportErrors++
 		case r.Code >= 500:
 			v.serverErrors++
+		case r.Code >= 400:
+			v.clientErrors++
 		default:
 			v.slow++
 		}

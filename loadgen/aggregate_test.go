@@ -51,7 +51,7 @@ func handMade() []*vegeta.Result {
 		result(3, 400*ms, 3, 0, "", 5*ms),          // transport error: unattributed
 		result(4, 500*ms, 4, 502, "", 1*ms),        // proxy error without X-Version
 		result(5, 600*ms, 2, 200, "green", 300*ms), // slower than a 250 ms SLO
-		result(6, 700*ms, 5, 404, "blue", 20*ms),   // 4xx is not a failure
+		result(6, 700*ms, 5, 404, "", 20*ms),       // a router's 404: failed, no X-Version
 		result(7, 1100*ms, 5, 200, "blue", 40*ms),
 		result(8, 2500*ms, 6, 200, "green", 50*ms),
 	}
@@ -82,8 +82,8 @@ func TestFailureRules(t *testing.T) {
 		{200, 250 * ms, slo, false},       // at the SLO is fine
 		{200, 251 * ms, slo, true},
 		{302, 10 * ms, slo, false},
-		{404, 10 * ms, slo, false},
-		{499, 10 * ms, slo, false},
+		{404, 10 * ms, slo, true}, // a router without a route: no answer
+		{499, 10 * ms, slo, true},
 		{500, 10 * ms, 0, true},
 		{503, 10 * ms, slo, true},
 		{0, 1 * ms, 0, true},
@@ -132,22 +132,22 @@ func TestAggregateExact(t *testing.T) {
 	s := a.summary(2 * time.Second)
 	require.NoError(t, s.Reconcile())
 	assert.Equal(t, int64(9), s.Total)
-	assert.Equal(t, int64(4), s.Failures)
-	assert.Equal(t, int64(2), s.Unattributed)
+	assert.Equal(t, int64(5), s.Failures)
+	assert.Equal(t, int64(3), s.Unattributed)
 	assert.Equal(t, int64(0), s.Aborted)
 	assert.Equal(t, int64(0), s.Late)
 	assert.Equal(t, []string{"blue", "green"}, s.VersionNames())
 	assert.Equal(t, 10, s.Users)
-	assert.Equal(t, 4, s.UsersFailed) // users 1, 2, 3, 4
+	assert.Equal(t, 5, s.UsersFailed) // users 1, 2, 3, 4, 5
 	assert.InDelta(t, 4.5, s.AchievedRate, 1e-9)
 	assert.InDelta(t, 10, s.RequestedRate, 1e-9)
 
 	blue := s.Versions["blue"]
-	assert.Equal(t, int64(4), blue.Requests)
+	assert.Equal(t, int64(3), blue.Requests)
 	assert.Equal(t, int64(0), blue.Failures)
 	assert.Equal(t, 3, blue.Users) // 1, 2, 5
 	assert.Equal(t, 0, blue.UsersFailed)
-	assert.InEpsilon(t, float64(20*ms), float64(blue.P50), 0.005) // 10 20 30 40: rank 2
+	assert.InEpsilon(t, float64(30*ms), float64(blue.P50), 0.005) // 10 30 40: rank 2
 	assert.Equal(t, 40*ms, blue.P99)                              // the maximum is exact
 	assert.Equal(t, 40*ms, blue.Max)
 
@@ -160,12 +160,13 @@ func TestAggregateExact(t *testing.T) {
 	assert.InEpsilon(t, float64(50*ms), float64(green.P50), 0.005) // 20 50 300: rank 2
 
 	un := s.UnattributedStats
-	assert.Equal(t, int64(2), un.Requests)
-	assert.Equal(t, int64(2), un.Failures)
+	assert.Equal(t, int64(3), un.Requests)
+	assert.Equal(t, int64(3), un.Failures)
 	assert.Equal(t, int64(1), un.TransportErrors)
 	assert.Equal(t, int64(1), un.ServerErrors)
-	assert.Equal(t, 1*ms, un.P50)
-	assert.Equal(t, 5*ms, un.P99)
+	assert.Equal(t, int64(1), un.ClientErrors)
+	assert.InEpsilon(t, float64(5*ms), float64(un.P50), 0.005) // 1 5 20: rank 2, from the histogram
+	assert.Equal(t, 20*ms, un.P99)
 
 	// The series: seconds in order, exact per-second percentiles.
 	require.Len(t, s.Series, 3)
@@ -175,12 +176,12 @@ func TestAggregateExact(t *testing.T) {
 	assert.Equal(t, t0, s0.Start)
 	assert.InDelta(t, 10, s0.Requested, 1e-9)
 	assert.Equal(t, int64(7), s0.Requests)
-	assert.Equal(t, int64(4), s0.Failures)
+	assert.Equal(t, int64(5), s0.Failures)
 	assert.Equal(t, map[string]Stats{
-		"blue":  {Requests: 3, Failures: 0, P50: 20 * ms, P95: 30 * ms, P99: 30 * ms},
+		"blue":  {Requests: 2, Failures: 0, P50: 10 * ms, P95: 30 * ms, P99: 30 * ms},
 		"green": {Requests: 2, Failures: 2, P50: 20 * ms, P95: 300 * ms, P99: 300 * ms},
 	}, s0.Versions)
-	assert.Equal(t, Stats{Requests: 2, Failures: 2, P50: 1 * ms, P95: 5 * ms, P99: 5 * ms}, s0.Unattributed)
+	assert.Equal(t, Stats{Requests: 3, Failures: 3, P50: 5 * ms, P95: 20 * ms, P99: 20 * ms}, s0.Unattributed)
 
 	assert.Equal(t, Second{Index: 1, Start: t0.Add(time.Second), Requested: 10, Requests: 1,
 		Versions: map[string]Stats{"blue": {Requests: 1, P50: 40 * ms, P95: 40 * ms, P99: 40 * ms}}}, s.Series[1])
@@ -192,10 +193,10 @@ func TestAggregateWithoutSLO(t *testing.T) {
 	a, _ := aggregate(t, handMade(), 0, 3*time.Second)
 	s := a.summary(3 * time.Second)
 	require.NoError(t, s.Reconcile())
-	assert.Equal(t, int64(3), s.Failures)
+	assert.Equal(t, int64(4), s.Failures)
 	assert.Equal(t, int64(1), s.Versions["green"].Failures)
 	assert.Equal(t, int64(0), s.Versions["green"].SlowResponses)
-	assert.Equal(t, int64(3), s.Series[0].Failures)
+	assert.Equal(t, int64(4), s.Series[0].Failures)
 }
 
 // A second is finalized exactly when every request sent during it has a
