@@ -7,6 +7,8 @@ LDFLAGS := -s -w -X $(PKG)/harness/cli.Version=$(VERSION)
 # Argo Rollouts release built into bin/ by `make tools`; its manifests are read
 # from the same module in the Go module cache at run time.
 ARGO_ROLLOUTS_VERSION ?= v1.10.2
+# The Go toolchain Argo Rollouts v1.10 needs (the go command fetches it).
+ARGO_TOOLCHAIN ?= go1.27.3
 # Prometheus built into bin/ by `make tools`: the module version v0.3XY.Z is
 # Prometheus 3.XY.Z (this one is 3.16.0).
 PROMETHEUS_VERSION ?= v0.316.0
@@ -24,12 +26,15 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	$(STATIC) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/demoapp ./demoapp/cmd/demoapp
+	# The Traefik traffic-router plugin for Argo is its own module (it builds
+	# against Argo Rollouts' packages, which need Argo's Go toolchain).
+	cd harness/router/traefikplugin && $(STATIC) GOTOOLCHAIN=$(ARGO_TOOLCHAIN) $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/rollouts-plugin-traefik ./cmd/rollouts-plugin-traefik
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/blastradius .
 
 # The local platform's tools: Kubernetes v1.34 control plane, kubectl, etcd,
 # the Argo Rollouts controller and kubectl plugin, Prometheus (hack/tools/build.sh).
 tools:
-	ARGO_ROLLOUTS_VERSION=$(ARGO_ROLLOUTS_VERSION) PROMETHEUS_VERSION=$(PROMETHEUS_VERSION) TRAEFIK_VERSION=$(TRAEFIK_VERSION) hack/tools/build.sh $(BIN)
+	ARGO_ROLLOUTS_VERSION=$(ARGO_ROLLOUTS_VERSION) ARGO_TOOLCHAIN=$(ARGO_TOOLCHAIN) PROMETHEUS_VERSION=$(PROMETHEUS_VERSION) TRAEFIK_VERSION=$(TRAEFIK_VERSION) hack/tools/build.sh $(BIN)
 
 # The default scenario set on the local platform; results in out/. Two runs at
 # a time keep 2 cores busy without starving the control plane.
@@ -44,6 +49,7 @@ scenario: build tools
 # The README's test command: unit tests and end-to-end tests.
 test: build tools
 	BLASTRADIUS_BIN=$(BIN) $(GO) test -p 1 -count=1 -timeout 45m ./...
+	cd harness/router/traefikplugin && GOTOOLCHAIN=$(ARGO_TOOLCHAIN) $(GO) test -count=1 ./...
 
 unit:
 	$(GO) test -count=1 -short ./...
@@ -56,6 +62,7 @@ bench: build tools
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd harness/router/traefikplugin && GOTOOLCHAIN=$(ARGO_TOOLCHAIN) $(GO) vet ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
