@@ -23,11 +23,11 @@ STATIC  := CGO_ENABLED=0
 
 all: build
 
+# The Traefik traffic-router plugin for Argo is its own module (it builds
+# against Argo Rollouts' packages, which need Argo's Go toolchain).
 build:
 	@mkdir -p $(BIN)
 	$(STATIC) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/demoapp ./demoapp/cmd/demoapp
-	# The Traefik traffic-router plugin for Argo is its own module (it builds
-	# against Argo Rollouts' packages, which need Argo's Go toolchain).
 	cd harness/router/traefikplugin && $(STATIC) GOTOOLCHAIN=$(ARGO_TOOLCHAIN) $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/rollouts-plugin-traefik ./cmd/rollouts-plugin-traefik
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/blastradius .
 
