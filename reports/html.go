@@ -501,7 +501,21 @@ func runFacts(r *results.Run) [][2]string {
 		{"time to detect", secs(t.TimeToDetectSeconds) + " s"},
 		{"time to recover", secs(t.TimeToRecoverSeconds) + " s"},
 		{"time to promote", secs(t.TimeToPromoteSeconds) + " s"},
-	}, rootCauseFacts(r)...)
+	}, append(servedFacts(r), rootCauseFacts(r)...)...)
+}
+
+// servedFacts set what users saw of the candidate beside what it served by
+// its own metrics: under shadow, everything it served went to no user, and
+// only the analyzers saw its failures.
+func servedFacts(r *results.Run) [][2]string {
+	s := r.CandidateServed
+	if s == nil {
+		return nil
+	}
+	br := r.BlastRadius
+	users := math.Round(br.CandidateShare * float64(br.TotalRequests))
+	return [][2]string{{"the candidate served (its own metrics)",
+		fmt.Sprintf("%.0f requests, %.0f failed (5xx); users got about %.0f of its answers, %d failed", s.Requests, s.Errors, users, br.CandidateFailedRequests)}}
 }
 
 // rootCauseFacts are the release's root cause and the one the gating

@@ -598,3 +598,14 @@ func readFile(t *testing.T, dir string) *results.File {
 	require.NoError(t, err)
 	return f
 }
+
+// A shadow run's facts set what users got of the candidate beside what it
+// served by its own metrics.
+func TestServedFacts(t *testing.T) {
+	r := &results.Run{Scores: results.Scores{BlastRadius: results.BlastRadius{TotalRequests: 1000}},
+		CandidateServed: &results.Served{Requests: 842, Errors: 203}}
+	facts := servedFacts(r)
+	require.Len(t, facts, 1)
+	assert.Equal(t, "842 requests, 203 failed (5xx); users got about 0 of its answers, 0 failed", facts[0][1])
+	assert.Nil(t, servedFacts(&results.Run{}), "no trace, no fact")
+}
