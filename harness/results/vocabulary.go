@@ -85,6 +85,29 @@ func RootCauses() []RootCause {
 		RootCauseReadiness, RootCauseUserSegment, RootCauseNone, RootCauseOther}
 }
 
+// Why an AI analyzer's call failed (AICall.Failure): the llm and agent
+// analyzers name their failures alike, so reports and the bench count them
+// together.
+const (
+	FailureTimeout     = "timeout"      // an attempt or the budget ran out
+	FailureRateLimited = "rate-limited" // 429 after the retries
+	FailureServer      = "server-error" // 5xx after the retries
+	FailureTransport   = "transport"    // no HTTP answer after the retries
+	FailureRejected    = "rejected"     // another 4xx: the request itself is wrong
+	FailureRefusal     = "refusal"      // the model refused
+	FailureUnparseable = "unparseable"  // no answer could be read
+	FailureCanceled    = "canceled"     // the caller's context ended
+)
+
+// RootCauseNames are RootCauses as strings, for prompts and schemas.
+func RootCauseNames() []string {
+	var out []string
+	for _, c := range RootCauses() {
+		out = append(out, string(c))
+	}
+	return out
+}
+
 // MeasurementPhase is the phase Argo gives a completed measurement.
 type MeasurementPhase string
 

@@ -122,7 +122,7 @@ func requestFor(in analyzer.Input) Request {
 	if c.Step >= 0 {
 		req.Prompt += fmt.Sprintf(" The rollout is at step %d of %d, canary weight %g%%.", c.Step, c.Steps, c.SetWeight)
 	}
-	req.Prompt += " Begin rootCause with one of: " + strings.Join(categories(), ", ") + "."
+	req.Prompt += " Begin rootCause with one of: " + strings.Join(results.RootCauseNames(), ", ") + "."
 	return req
 }
 
@@ -140,30 +140,22 @@ func CategoryOf(rootCause string) results.RootCause {
 	return results.RootCauseOther
 }
 
-func categories() []string {
-	var out []string
-	for _, c := range results.RootCauses() {
-		out = append(out, string(c))
-	}
-	return out
-}
-
 // failureOf names a failed call's kind, in the llm package's words.
 func failureOf(err error, rec Record) string {
 	var se interface{ Timeout() bool }
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &se) && se.Timeout()):
-		return "timeout"
+		return results.FailureTimeout
 	case rec.Status == http.StatusTooManyRequests:
-		return "rate-limited"
+		return results.FailureRateLimited
 	case rec.Status >= 500:
-		return "server-error"
+		return results.FailureServer
 	case rec.Status == http.StatusOK:
-		return "unparseable"
+		return results.FailureUnparseable
 	case rec.Status == 0:
-		return "transport"
+		return results.FailureTransport
 	}
-	return "rejected"
+	return results.FailureRejected
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -30,14 +30,14 @@ const (
 
 // Failure kinds, in Decision.Failure.
 const (
-	FailureTimeout     = "timeout"      // an attempt or the budget ran out
-	FailureRateLimited = "rate-limited" // 429 after the retries
-	FailureServer      = "server-error" // 5xx after the retries
-	FailureTransport   = "transport"    // no HTTP answer after the retries
-	FailureRejected    = "rejected"     // another 4xx: the request itself is wrong
-	FailureRefusal     = "refusal"      // the model refused
-	FailureUnparseable = "unparseable"  // no answer could be read
-	FailureCanceled    = "canceled"     // the caller's context ended
+	FailureTimeout     = results.FailureTimeout
+	FailureRateLimited = results.FailureRateLimited
+	FailureServer      = results.FailureServer
+	FailureTransport   = results.FailureTransport
+	FailureRejected    = results.FailureRejected
+	FailureRefusal     = results.FailureRefusal
+	FailureUnparseable = results.FailureUnparseable
+	FailureCanceled    = results.FailureCanceled
 )
 
 // Decision is the judge's verdict and how it came about.

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/blastradius/blastradius/harness/results"
 )
 
-// Categories an answer's category is one of; anything else parses as "other".
-var Categories = []string{"error-rate", "latency", "crash", "memory-leak", "readiness", "user-segment", "none", "other"}
+// Categories an answer's category is one of (results.RootCauses); anything
+// else parses as "other".
+var Categories = results.RootCauseNames()
 
 // AnswerSchema is the JSON schema of an answer, as sent in response_format
 // (strict: every property required, no others).

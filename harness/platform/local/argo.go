@@ -197,22 +197,29 @@ func withPlugins(objs []*unstructured.Unstructured, key string, plugins []platfo
 // argoKubeconfig gives the controller the argo-rollouts service account's
 // identity, so it runs with exactly the RBAC of a real install.
 func (c *Cluster) argoKubeconfig(ctx context.Context, p *pki, server string) (string, error) {
+	token, err := c.serviceAccountToken(ctx, argoNamespace, "argo-rollouts")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(c.opts.DataDir, "pki", "argo-rollouts.kubeconfig")
+	return path, writeKubeconfig(path, server, p.caPEM, "argo-rollouts", &clientcmdapi.AuthInfo{Token: token}, argoNamespace)
+}
+
+// serviceAccountToken is a day-long token of a service account, for a
+// component that runs as a host process with exactly a real install's RBAC.
+// The service account controller may not have created the token's
+// prerequisites yet, so a refusal is retried for up to 5 s.
+func (c *Cluster) serviceAccountToken(ctx context.Context, namespace, account string) (string, error) {
 	exp := int64((24 * time.Hour).Seconds())
 	var tok *authenticationv1.TokenRequest
 	var err error
-	// The service account controller may not have created its token
-	// prerequisites yet; the account itself comes from install.yaml.
 	for range 50 {
-		tok, err = c.client.CoreV1().ServiceAccounts(argoNamespace).CreateToken(ctx, "argo-rollouts",
+		tok, err = c.client.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, account,
 			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
 		if err == nil {
-			break
+			return tok.Status.Token, nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err != nil {
-		return "", fmt.Errorf("token for argo-rollouts service account: %w", err)
-	}
-	path := filepath.Join(c.opts.DataDir, "pki", "argo-rollouts.kubeconfig")
-	return path, writeKubeconfig(path, server, p.caPEM, "argo-rollouts", &clientcmdapi.AuthInfo{Token: tok.Status.Token}, argoNamespace)
+	return "", fmt.Errorf("token for the %s service account: %w", account, err)
 }

@@ -9,9 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -102,13 +100,8 @@ func (c *Cluster) installTraefik(ctx context.Context) (version, token string, er
 	if _, err := c.client.CoreV1().ServiceAccounts(traefikNamespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return "", "", err
 	}
-	exp := int64((24 * time.Hour).Seconds())
-	tok, err := c.client.CoreV1().ServiceAccounts(traefikNamespace).CreateToken(ctx, traefikAccount,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
-	if err != nil {
-		return "", "", fmt.Errorf("token for the %s service account: %w", traefikAccount, err)
-	}
-	return version, tok.Status.Token, nil
+	token, err = c.serviceAccountToken(ctx, traefikNamespace, traefikAccount)
+	return version, token, err
 }
 
 // startTraefik installs Traefik's CRDs and RBAC and starts it. Traefik
