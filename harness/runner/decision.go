@@ -13,6 +13,7 @@ import (
 	"github.com/blastradius/blastradius/harness/analysis"
 	"github.com/blastradius/blastradius/harness/fault"
 	"github.com/blastradius/blastradius/harness/results"
+	"github.com/blastradius/blastradius/harness/watch"
 )
 
 // poll is how often the runner looks at what its informers and the API say.
@@ -94,7 +95,7 @@ func (x *run) candidateIsStable(ctx context.Context, hash string) bool {
 		return false
 	}
 	for _, rs := range rss.Items {
-		if image(rs.Spec.Template.Spec) == x.sc.Candidate.Image() {
+		if watch.Image(rs.Spec.Template.Spec) == x.sc.Candidate.Image() {
 			return true
 		}
 	}
@@ -106,7 +107,7 @@ func deploymentComplete(d *appsv1.Deployment, img string) bool {
 	if d.Spec.Replicas != nil {
 		want = *d.Spec.Replicas
 	}
-	return image(d.Spec.Template.Spec) == img && d.Status.ObservedGeneration >= d.Generation &&
+	return watch.Image(d.Spec.Template.Spec) == img && d.Status.ObservedGeneration >= d.Generation &&
 		d.Status.UpdatedReplicas == want && d.Status.Replicas == want && d.Status.AvailableReplicas == want
 }
 
@@ -135,7 +136,7 @@ func (x *run) waitCandidateGone(ctx context.Context) {
 			return false, nil
 		}
 		for _, p := range pods.Items {
-			if image(p.Spec) == x.sc.Candidate.Image() {
+			if watch.Image(p.Spec) == x.sc.Candidate.Image() {
 				return false, nil
 			}
 		}
@@ -156,7 +157,7 @@ func (x *run) targetPods(ctx context.Context, t fault.Target) ([]corev1.Pod, err
 	}
 	var out []corev1.Pod
 	for _, p := range pods.Items {
-		if image(p.Spec) == img && p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+		if watch.Image(p.Spec) == img && p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
 			out = append(out, p)
 		}
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/scenario"
 	"github.com/blastradius/blastradius/harness/strategy"
+	"github.com/blastradius/blastradius/harness/watch"
 	"github.com/blastradius/blastradius/loadgen"
 )
 
@@ -58,6 +59,9 @@ type Analysis interface {
 	// until set to none (an analysisPath fault).
 	SetChaos(namespace string, c results.Chaos)
 }
+
+// Event is one timestamped observation, as it goes into results.json.
+type Event = results.Event
 
 // Runner runs scenario runs against one platform.
 type Runner struct {
@@ -120,7 +124,7 @@ type run struct {
 	strat  strategy.Strategy
 	traits strategy.Traits
 	params strategy.Params
-	w      *watcher
+	w      *watch.Watcher
 	res    *results.Run
 	lc     lifecycle
 
@@ -217,7 +221,7 @@ func (r *Runner) newRun(spec scenario.RunSpec, res *results.Run) (*run, error) {
 			x.params.Analysis.AgentPath = analysis.A2APrefix + r.PluginBacking
 		}
 	}
-	x.w = newWatcher(x.ns, x.params.App, nil)
+	x.w = watch.New(x.ns, x.params.App, nil)
 	return x, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/scenario"
+	"github.com/blastradius/blastradius/harness/watch"
 )
 
 func TestNamespaceIsAStableDNSLabel(t *testing.T) {
@@ -28,7 +29,7 @@ func TestRolloutStateReadsStepAndWeight(t *testing.T) {
 		"status": map[string]any{"phase": "Paused", "currentStepIndex": int64(3), "abort": false,
 			"stableRS": "aaa", "currentPodHash": "bbb", "readyReplicas": int64(10)},
 	}}
-	s := rolloutState(u)
+	s := watch.ReadRollout(u)
 	assert.Equal(t, "Paused", s.Phase)
 	assert.Equal(t, int64(3), s.Step)
 	assert.Equal(t, int64(4), s.Steps)
@@ -37,7 +38,7 @@ func TestRolloutStateReadsStepAndWeight(t *testing.T) {
 	assert.Equal(t, "bbb", s.PodHash)
 
 	u.Object["status"].(map[string]any)["currentStepIndex"] = int64(4)
-	assert.Equal(t, int64(100), rolloutState(u).Weight, "past the last step the candidate has everything")
+	assert.Equal(t, int64(100), watch.ReadRollout(u).Weight, "past the last step the candidate has everything")
 }
 
 func TestExpectations(t *testing.T) {

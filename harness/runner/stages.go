@@ -73,7 +73,7 @@ func (x *run) deleteNamespace() {
 func (x *run) watch(ctx context.Context) error {
 	wctx, stop := context.WithCancel(ctx)
 	x.lc.cleanup(stop)
-	x.w.run(wctx, x.r.client, x.r.dyn)
+	x.w.Run(wctx, x.r.client, x.r.dyn)
 	if x.r.Analysis != nil {
 		x.lc.cleanup(x.r.Analysis.Watch(x.ns, x.sc.Analysis.Params))
 	}

@@ -1,4 +1,8 @@
-package runner
+// Package watch records what happens in one namespace as typed events:
+// pods, ReplicaSets, the Rollout and its AnalysisRuns with each
+// measurement, from informers so that no change between polls is missed.
+// The runner scores a run from them; the live demo draws them.
+package watch
 
 import (
 	"context"
@@ -23,18 +27,19 @@ import (
 type Event = results.Event
 
 var (
-	rolloutGVR     = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
-	analysisRunGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "analysisruns"}
+	RolloutGVR     = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
+	AnalysisRunGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "analysisruns"}
 )
 
-// RolloutState is the part of a Rollout's status the runner acts on: what
+// RolloutState is the part of a Rollout's status the harness acts on: what
 // results.json records, and the hashes that tell stable from candidate.
 type RolloutState struct {
 	results.RolloutStatus
 	StableHash, PodHash string
 }
 
-func rolloutState(u *unstructured.Unstructured) RolloutState {
+// ReadRollout reads a Rollout object's state.
+func ReadRollout(u *unstructured.Unstructured) RolloutState {
 	var s RolloutState
 	s.Phase, _, _ = unstructured.NestedString(u.Object, "status", "phase")
 	s.Message, _, _ = unstructured.NestedString(u.Object, "status", "message")
@@ -60,9 +65,8 @@ func rolloutState(u *unstructured.Unstructured) RolloutState {
 	return s
 }
 
-// watcher records what happens in one namespace, with informers so that no
-// change between polls is missed.
-type watcher struct {
+// Watcher records what happens in one namespace.
+type Watcher struct {
 	ns  string
 	app string
 
@@ -74,12 +78,14 @@ type watcher struct {
 	onEvent func(Event)
 }
 
-func newWatcher(ns, app string, onEvent func(Event)) *watcher {
-	return &watcher{ns: ns, app: app, seen: map[string]any{}, meas: map[string]bool{}, onEvent: onEvent}
+// New watches namespace ns, whose workload is named app; onEvent, when
+// set, is told of every event as it is recorded.
+func New(ns, app string, onEvent func(Event)) *Watcher {
+	return &Watcher{ns: ns, app: app, seen: map[string]any{}, meas: map[string]bool{}, onEvent: onEvent}
 }
 
 // Add records an event made by the runner itself.
-func (w *watcher) Add(e Event) {
+func (w *Watcher) Add(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
@@ -92,7 +98,7 @@ func (w *watcher) Add(e Event) {
 }
 
 // Events returns everything recorded, in time order.
-func (w *watcher) Events() []Event {
+func (w *Watcher) Events() []Event {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ev := append([]Event(nil), w.events...)
@@ -101,7 +107,7 @@ func (w *watcher) Events() []Event {
 }
 
 // Rollout is the latest observed rollout state.
-func (w *watcher) Rollout() RolloutState {
+func (w *Watcher) Rollout() RolloutState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.rollout
@@ -109,7 +115,7 @@ func (w *watcher) Rollout() RolloutState {
 
 // changed records e when the object's state (a comparable value: the
 // event's payload) differs from the last one recorded.
-func (w *watcher) changed(e Event, state any) {
+func (w *Watcher) changed(e Event, state any) {
 	key := string(e.Kind) + "/" + e.Object
 	w.mu.Lock()
 	last, ok := w.seen[key]
@@ -120,8 +126,8 @@ func (w *watcher) changed(e Event, state any) {
 	}
 }
 
-// run starts the informers and returns once their caches have synced.
-func (w *watcher) run(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface) {
+// Run starts the informers and returns once their caches have synced.
+func (w *Watcher) Run(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface) {
 	f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(w.ns))
 	df := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, w.ns, nil)
 	handle := func(inf cache.SharedIndexInformer, fn func(obj any)) {
@@ -137,13 +143,13 @@ func (w *watcher) run(ctx context.Context, cs kubernetes.Interface, dyn dynamic.
 	})
 	handle(f.Apps().V1().ReplicaSets().Informer(), func(o any) {
 		if rs, ok := o.(*appsv1.ReplicaSet); ok {
-			st := results.ReplicaSetStatus{Image: image(rs.Spec.Template.Spec), Replicas: rs.Status.Replicas, ReadyReplicas: rs.Status.ReadyReplicas}
+			st := results.ReplicaSetStatus{Image: Image(rs.Spec.Template.Spec), Replicas: rs.Status.Replicas, ReadyReplicas: rs.Status.ReadyReplicas}
 			w.changed(Event{Kind: results.EventReplicaSet, Object: rs.Name, ReplicaSet: &st}, st)
 		}
 	})
-	handle(df.ForResource(rolloutGVR).Informer(), func(o any) {
+	handle(df.ForResource(RolloutGVR).Informer(), func(o any) {
 		if u, ok := o.(*unstructured.Unstructured); ok && u.GetName() == w.app {
-			s := rolloutState(u)
+			s := ReadRollout(u)
 			w.mu.Lock()
 			w.rollout = s
 			w.mu.Unlock()
@@ -151,7 +157,7 @@ func (w *watcher) run(ctx context.Context, cs kubernetes.Interface, dyn dynamic.
 			w.changed(Event{Kind: results.EventRollout, Object: u.GetName(), Rollout: &st}, st)
 		}
 	})
-	handle(df.ForResource(analysisRunGVR).Informer(), func(o any) {
+	handle(df.ForResource(AnalysisRunGVR).Informer(), func(o any) {
 		if u, ok := o.(*unstructured.Unstructured); ok {
 			w.analysisRun(u)
 		}
@@ -162,7 +168,7 @@ func (w *watcher) run(ctx context.Context, cs kubernetes.Interface, dyn dynamic.
 	df.WaitForCacheSync(ctx.Done())
 }
 
-func (w *watcher) analysisRun(u *unstructured.Unstructured) {
+func (w *Watcher) analysisRun(u *unstructured.Unstructured) {
 	phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
 	st := results.AnalysisRunStatus{Phase: phase}
 	w.changed(Event{Kind: results.EventAnalysisRun, Object: u.GetName(), AnalysisRun: &st}, st)
@@ -200,7 +206,7 @@ func (w *watcher) analysisRun(u *unstructured.Unstructured) {
 }
 
 func podStatus(p *corev1.Pod) results.PodStatus {
-	st := results.PodStatus{Image: image(p.Spec), Phase: string(p.Status.Phase), Terminating: p.DeletionTimestamp != nil}
+	st := results.PodStatus{Image: Image(p.Spec), Phase: string(p.Status.Phase), Terminating: p.DeletionTimestamp != nil}
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
 			st.Ready = true
@@ -215,7 +221,8 @@ func podStatus(p *corev1.Pod) results.PodStatus {
 	return st
 }
 
-func image(spec corev1.PodSpec) string {
+// Image is the first container's image of a pod spec: the version it runs.
+func Image(spec corev1.PodSpec) string {
 	if len(spec.Containers) == 0 {
 		return ""
 	}
