@@ -84,6 +84,10 @@ type Config struct {
 	// finalized, from the goroutine consuming results: keep it quick, and
 	// treat the Second as read-only.
 	OnSecond func(Second)
+	// OnRecord, when set, is called with every record as it streams in,
+	// from the goroutine consuming results (a live view draws each
+	// request): keep it quick, and do not keep the pointer.
+	OnRecord func(*Record)
 }
 
 // Validate reports whether cfg describes a valid run. Errors are
@@ -359,6 +363,9 @@ func (g *Generator) consume(results <-chan *vegeta.Result) {
 			if werr = rw.Write(&rec); werr != nil {
 				g.Stop() // the records would be incomplete: don't waste the run
 			}
+		}
+		if g.cfg.OnRecord != nil {
+			g.cfg.OnRecord(&rec)
 		}
 		if secs := g.agg.add(&rec); len(secs) > 0 {
 			emit(secs)

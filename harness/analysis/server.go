@@ -242,6 +242,15 @@ func (s *Server) Recorded(namespace string) []results.AnalysisCall {
 	return out
 }
 
+// Forget drops the calls recorded for the namespace: a namespace that
+// lives on after its release is scored (the live demo's) keeps only what
+// it still shows, so that memory stays flat.
+func (s *Server) Forget(namespace string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = slices.DeleteFunc(s.calls, func(c Call) bool { return c.Namespace == namespace })
+}
+
 // Record is the call as results.json keeps it.
 func (c Call) Record() results.AnalysisCall {
 	return results.AnalysisCall{

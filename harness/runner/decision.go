@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -58,7 +57,7 @@ func (x *run) decision(ctx context.Context) results.Outcome {
 		if err != nil {
 			return "" // transient; the timeout bounds it
 		}
-		return deploymentOutcome(d, x.sc.Candidate.Image())
+		return watch.DeploymentOutcome(d, x.sc.Candidate.Image())
 	}
 	st := x.w.Rollout()
 	switch {
@@ -68,21 +67,6 @@ func (x *run) decision(ctx context.Context) results.Outcome {
 		return results.OutcomeDegraded
 	case st.Phase == "Healthy" && st.PodHash != "" && st.StableHash == st.PodHash && x.candidateIsStable(ctx, st.StableHash):
 		return results.OutcomePromoted
-	}
-	return ""
-}
-
-// deploymentOutcome is a plain Deployment's outcome: promoted once every
-// replica runs img, degraded when the Deployment controller gave up (the old
-// pods still serve), "" while rolling.
-func deploymentOutcome(d *appsv1.Deployment, img string) results.Outcome {
-	if deploymentComplete(d, img) {
-		return results.OutcomePromoted
-	}
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
-			return results.OutcomeDegraded
-		}
 	}
 	return ""
 }
@@ -102,22 +86,13 @@ func (x *run) candidateIsStable(ctx context.Context, hash string) bool {
 	return false
 }
 
-func deploymentComplete(d *appsv1.Deployment, img string) bool {
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	return watch.Image(d.Spec.Template.Spec) == img && d.Status.ObservedGeneration >= d.Generation &&
-		d.Status.UpdatedReplicas == want && d.Status.Replicas == want && d.Status.AvailableReplicas == want
-}
-
 // waitStable waits until the stable version serves with every replica.
 func (x *run) waitStable(ctx context.Context) error {
 	limit := x.sc.Timeout
 	err := wait.PollUntilContextTimeout(ctx, poll, limit, true, func(ctx context.Context) (bool, error) {
 		if !x.traits.Rollout {
 			d, err := x.r.client.AppsV1().Deployments(x.ns).Get(ctx, x.params.App, metav1.GetOptions{})
-			return err == nil && deploymentComplete(d, x.sc.Stable.Image()), nil
+			return err == nil && watch.DeploymentComplete(d, x.sc.Stable.Image()), nil
 		}
 		st := x.w.Rollout()
 		return st.Phase == "Healthy" && st.ReadyReplicas == int64(x.sc.Replicas), nil

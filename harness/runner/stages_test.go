@@ -24,6 +24,7 @@ import (
 	"github.com/blastradius/blastradius/harness/fault"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/scenario"
+	"github.com/blastradius/blastradius/harness/watch"
 	"github.com/blastradius/blastradius/loadgen"
 )
 
@@ -162,13 +163,13 @@ func TestDeploymentOutcome(t *testing.T) {
 	three := int32(3)
 	d := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Replicas: &three, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 		Containers: []corev1.Container{{Image: "img:new"}}}}}}
-	assert.Equal(t, results.Outcome(""), deploymentOutcome(d, "img:new"), "still rolling")
+	assert.Equal(t, results.Outcome(""), watch.DeploymentOutcome(d, "img:new"), "still rolling")
 	d.Status = appsv1.DeploymentStatus{UpdatedReplicas: 3, Replicas: 3, AvailableReplicas: 3}
-	assert.Equal(t, results.OutcomePromoted, deploymentOutcome(d, "img:new"))
-	assert.Equal(t, results.Outcome(""), deploymentOutcome(d, "img:other"), "complete on another image is not a promotion")
+	assert.Equal(t, results.OutcomePromoted, watch.DeploymentOutcome(d, "img:new"))
+	assert.Equal(t, results.Outcome(""), watch.DeploymentOutcome(d, "img:other"), "complete on another image is not a promotion")
 	d.Status = appsv1.DeploymentStatus{Conditions: []appsv1.DeploymentCondition{{
 		Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded"}}}
-	assert.Equal(t, results.OutcomeDegraded, deploymentOutcome(d, "img:new"))
+	assert.Equal(t, results.OutcomeDegraded, watch.DeploymentOutcome(d, "img:new"))
 }
 
 func TestFaultChangesAreTypedEvents(t *testing.T) {

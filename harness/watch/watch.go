@@ -137,7 +137,7 @@ func (w *Watcher) Run(ctx context.Context, cs kubernetes.Interface, dyn dynamic.
 	}
 	handle(f.Core().V1().Pods().Informer(), func(o any) {
 		if p, ok := o.(*corev1.Pod); ok {
-			st := podStatus(p)
+			st := PodStatus(p)
 			w.changed(Event{Kind: results.EventPod, Object: p.Name, Pod: &st}, st)
 		}
 	})
@@ -205,7 +205,8 @@ func (w *Watcher) analysisRun(u *unstructured.Unstructured) {
 	}
 }
 
-func podStatus(p *corev1.Pod) results.PodStatus {
+// PodStatus is what the harness records of a pod.
+func PodStatus(p *corev1.Pod) results.PodStatus {
 	st := results.PodStatus{Image: Image(p.Spec), Phase: string(p.Status.Phase), Terminating: p.DeletionTimestamp != nil}
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {

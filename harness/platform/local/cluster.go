@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,9 +30,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/klog/v2"
 
 	"github.com/blastradius/blastradius/demoapp/catalog"
+	"github.com/blastradius/blastradius/harness/internal/klogfile"
 	"github.com/blastradius/blastradius/harness/platform"
 	"github.com/blastradius/blastradius/harness/platform/local/node"
 )
@@ -75,6 +74,7 @@ type Cluster struct {
 	client     kubernetes.Interface
 	promURL    string // set once Prometheus is ready
 	routerURL  string // set once Traefik is ready
+	attached   bool   // another process runs the cluster: see Attach
 
 	// Timings of the last Up, for the benchmark and the progress line.
 	Timings Timings
@@ -156,6 +156,9 @@ func (c *Cluster) checkTools() error {
 // Up starts the cluster and returns once it is ready. On error everything
 // started so far is stopped again.
 func (c *Cluster) Up(ctx context.Context) (err error) {
+	if c.attached {
+		return nil
+	}
 	if err := c.checkTools(); err != nil {
 		return err
 	}
@@ -336,7 +339,7 @@ func (c *Cluster) startControllers(ctx context.Context, u *upState) error {
 // (events it could not post, retries) go to their log, not the terminal.
 func (c *Cluster) connect(context.Context, *upState) (err error) {
 	if f, err := os.OpenFile(filepath.Join(c.opts.DataDir, "logs", "node-agent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
-		klogToFile(f, true)
+		klogfile.To(f)
 		c.klogFile = f
 	}
 	c.rest, err = clientcmd.BuildConfigFromFlags("", c.kubeconfig)
@@ -415,6 +418,9 @@ func (c *Cluster) waitArgo(ctx context.Context, u *upState) error {
 
 // Down stops everything Up started, in reverse order, and removes the data dir.
 func (c *Cluster) Down(ctx context.Context) error {
+	if c.attached {
+		return nil
+	}
 	c.mu.Lock()
 	procs := c.procs
 	c.procs = nil
@@ -440,7 +446,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 	if c.klogFile != nil {
 		// Nothing in-process logs through klog any more: back to stderr,
 		// and no handle left on a file the data dir's removal deletes.
-		klogToFile(nil, false)
+		klogfile.Restore()
 		c.klogFile.Close()
 		c.klogFile = nil
 	}
@@ -693,22 +699,4 @@ func Cleanup(dataDir string) error {
 		return err
 	}
 	return os.RemoveAll(dataDir)
-}
-
-// klogToFile sends klog to f alone (on), or back to stderr (off). Writing
-// to a file, klog still copies errors to stderr (its stderrthreshold), which
-// put "Server rejected event" lines from a deleted namespace on the user's
-// terminal; the threshold goes to FATAL while the file is in use.
-func klogToFile(f *os.File, on bool) {
-	flags := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(flags)
-	klog.Flush()
-	if on {
-		_ = flags.Set("stderrthreshold", "FATAL")
-		klog.LogToStderr(false)
-		klog.SetOutput(f)
-		return
-	}
-	_ = flags.Set("stderrthreshold", "ERROR")
-	klog.LogToStderr(true)
 }

@@ -1,0 +1,37 @@
+// Package klogfile sends client-go's klog lines (events it could not post,
+// watch retries while an API server restarts) to a file instead of the
+// user's terminal, where they are noise.
+package klogfile
+
+import (
+	"flag"
+	"os"
+
+	"k8s.io/klog/v2"
+)
+
+// To sends klog to f alone. Writing to a file, klog still copies errors to
+// stderr (its stderrthreshold), which put "Server rejected event" lines
+// from a deleted namespace on the user's terminal; the threshold goes to
+// FATAL while the file is in use.
+func To(f *os.File) {
+	flags := flagSet()
+	klog.Flush()
+	_ = flags.Set("stderrthreshold", "FATAL")
+	klog.LogToStderr(false)
+	klog.SetOutput(f)
+}
+
+// Restore sends klog back to stderr, errors only.
+func Restore() {
+	flags := flagSet()
+	klog.Flush()
+	_ = flags.Set("stderrthreshold", "ERROR")
+	klog.LogToStderr(true)
+}
+
+func flagSet() *flag.FlagSet {
+	flags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(flags)
+	return flags
+}
