@@ -50,6 +50,7 @@ func NewRoot() *cobra.Command {
 	root.AddCommand(
 		newBenchCmd(),
 		newClusterCmd(),
+		newDemoCmd(),
 		newImagesCmd(),
 		newLoadCmd(),
 		newReportCmd(),

@@ -160,25 +160,35 @@ func planRuns(stderr io.Writer, o runOptions, args []string, seed *int64) ([]sce
 // newRunner starts the analysis endpoint on the cluster and returns a
 // runner served by it, and the func that stops the endpoint.
 func newRunner(ctx context.Context, cluster platform.Platform, out string, externals []analysis.Analyzer, shadowExternal bool) (*runner.Runner, func(), error) {
-	client, err := kubernetes.NewForConfig(cluster.RESTConfig())
+	srv, url, err := startAnalysis(ctx, cluster, externals, shadowExternal)
 	if err != nil {
 		return nil, nil, err
-	}
-	dyn, err := dynamic.NewForConfig(cluster.RESTConfig())
-	if err != nil {
-		return nil, nil, err
-	}
-	srv := analysis.NewServer(analysis.Config{Client: client, Dynamic: dyn, PodURL: cluster.PodURL,
-		Analyzers: append(analysis.Builtin(), externals...), ShadowExternal: shadowExternal})
-	url, err := srv.Start(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("analysis endpoint: %w", err)
 	}
 	r := &runner.Runner{Platform: cluster, Analysis: srv, AnalysisURL: url, OutDir: out}
 	// Without a Prometheus, runs gated by the prometheus analyzer fail
 	// with the reason; the others do not need it.
 	r.PrometheusURL, _ = cluster.PrometheusURL(ctx)
 	return r, func() { srv.Close() }, nil
+}
+
+// startAnalysis starts the analysis endpoint Argo calls, serving the
+// builtin analyzers and the external ones given; it returns its URL.
+func startAnalysis(ctx context.Context, cluster platform.Platform, externals []analysis.Analyzer, shadowExternal bool) (*analysis.Server, string, error) {
+	client, err := kubernetes.NewForConfig(cluster.RESTConfig())
+	if err != nil {
+		return nil, "", err
+	}
+	dyn, err := dynamic.NewForConfig(cluster.RESTConfig())
+	if err != nil {
+		return nil, "", err
+	}
+	srv := analysis.NewServer(analysis.Config{Client: client, Dynamic: dyn, PodURL: cluster.PodURL,
+		Analyzers: append(analysis.Builtin(), externals...), ShadowExternal: shadowExternal})
+	url, err := srv.Start(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("analysis endpoint: %w", err)
+	}
+	return srv, url, nil
 }
 
 // gatingAnalyzers are the analyzers the runs are gated by.

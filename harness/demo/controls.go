@@ -15,6 +15,7 @@ import (
 	"github.com/blastradius/blastradius/harness/analysis"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/strategy"
+	"github.com/blastradius/blastradius/harness/watch"
 	"github.com/blastradius/blastradius/loadgen"
 )
 
@@ -134,40 +135,51 @@ func (s *Session) busyReasonLocked() string {
 	return s.busyReason()
 }
 
-// The patches `kubectl argo rollouts promote` and `abort` send, on the
-// Rollout's status subresource (merge patches).
+// The patches `kubectl argo rollouts promote` and `abort` send (merge
+// patches; status ones on the Rollout's status subresource).
 const (
-	unpausePatch              = `{"spec":{"paused":false}}`
-	clearPauseConditionsPatch = `{"status":{"pauseConditions":null}}`
-	skipStepPatch             = `{"status":{"pauseConditions":null,"currentStepIndex":%d}}`
-	abortPatch                = `{"status":{"abort":true}}`
+	unpausePatch                                = `{"spec":{"paused":false}}`
+	clearPauseConditionsPatch                   = `{"status":{"pauseConditions":null}}`
+	clearPauseConditionsPatchWithStep           = `{"status":{"pauseConditions":null, "currentStepIndex":%d}}`
+	clearPauseConditionsAndControllerPausePatch = `{"status":{"pauseConditions":null, "controllerPause":false, "currentStepIndex":%d}}`
+	abortPatch                                  = `{"status":{"abort":true}}`
 )
 
-// promote promotes the release as `kubectl argo rollouts promote` does: a
-// paused rollout resumes; one in a canary step moves on to the next step.
+// promote promotes the release as `kubectl argo rollouts promote` does:
+// a rollout paused by the controller (an inconclusive analysis) moves on
+// to the next step; one paused by a step resumes; one in the middle of a
+// canary step (running analysis) moves on to the next step.
 func (s *Session) promote(ctx context.Context) (string, error) {
 	x, err := s.rolloutRelease("promote")
 	if err != nil {
 		return "", err
 	}
-	st, ok := s.view.rolloutState()
-	if !ok {
+	u := s.view.rollout()
+	if u == nil {
 		return "", refuse("no Rollout to promote yet")
 	}
+	st := watch.ReadRollout(u)
 	ro := s.dyn.Resource(rolloutGVR).Namespace(s.cfg.Namespace)
-	u := s.view.rollout()
-	paused, _, _ := unstructured.NestedBool(u.Object, "spec", "paused")
-	if paused {
-		if _, err := ro.Patch(ctx, strategy.DefaultApp, types.MergePatchType, []byte(unpausePatch), metav1.PatchOptions{}); err != nil {
+	next := min(st.Step+1, st.Steps)
+	controllerPause, _, _ := unstructured.NestedBool(u.Object, "status", "controllerPause")
+	var status string
+	switch {
+	case hasPauseConditions(u) && controllerPause && x.strat.Traits().Canary:
+		status = fmt.Sprintf(clearPauseConditionsAndControllerPausePatch, next)
+	case hasPauseConditions(u):
+		status = clearPauseConditionsPatch
+	case x.strat.Traits().Canary && st.Steps > 0:
+		status = fmt.Sprintf(clearPauseConditionsPatchWithStep, next)
+	}
+	if status != "" {
+		if _, err := ro.Patch(ctx, strategy.DefaultApp, types.MergePatchType, []byte(status), metav1.PatchOptions{}, "status"); err != nil {
 			return "", err
 		}
 	}
-	patch := clearPauseConditionsPatch
-	if x.strat.Traits().Canary && !hasPauseConditions(u) && st.Steps > 0 && st.Step < st.Steps {
-		patch = fmt.Sprintf(skipStepPatch, st.Step+1)
-	}
-	if _, err := ro.Patch(ctx, strategy.DefaultApp, types.MergePatchType, []byte(patch), metav1.PatchOptions{}, "status"); err != nil {
-		return "", err
+	if paused, _, _ := unstructured.NestedBool(u.Object, "spec", "paused"); paused {
+		if _, err := ro.Patch(ctx, strategy.DefaultApp, types.MergePatchType, []byte(unpausePatch), metav1.PatchOptions{}); err != nil {
+			return "", err
+		}
 	}
 	return fmt.Sprintf("promoted %s (from step %d/%d)", x.cand.Tag, st.Step, st.Steps), nil
 }
