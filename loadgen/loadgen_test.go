@@ -475,3 +475,37 @@ func TestCohortMarksAShareOfUsers(t *testing.T) {
 		t.Fatal("shares 0 and 1 are none and all")
 	}
 }
+
+func TestOnRecordSeesEveryRequestAsWritten(t *testing.T) {
+	srv := newTestServer(t, func(_ http.ResponseWriter, r *http.Request) (string, int) {
+		if UserIndex(r.Header.Get(UserHeader))%3 == 0 {
+			return "b", http.StatusInternalServerError
+		}
+		return "a", http.StatusOK
+	})
+	var records bytes.Buffer
+	var seen []Record
+	sum, err := Run(context.Background(), Config{URL: srv.URL, Profile: ConstantProfile(200), Duration: 500 * time.Millisecond,
+		Users: 30, Records: &records, OnRecord: func(r *Record) { seen = append(seen, *r) }})
+	require.NoError(t, err)
+	require.EqualValues(t, sum.Total, len(seen), "one call per request")
+	var written []Record
+	require.NoError(t, ReadRecords(&records, func(r Record) error { written = append(written, r); return nil }))
+	require.Len(t, written, len(seen))
+	for i := range seen {
+		assert.Equal(t, written[i].Seq, seen[i].Seq, "in the order written")
+		assert.Equal(t, written[i].Failed, seen[i].Failed)
+		assert.Equal(t, written[i].Version, seen[i].Version)
+	}
+	assert.Equal(t, sum.Failures, int64(countFailed(seen)))
+}
+
+func countFailed(rs []Record) int {
+	n := 0
+	for _, r := range rs {
+		if r.Failed {
+			n++
+		}
+	}
+	return n
+}

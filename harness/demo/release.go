@@ -285,6 +285,9 @@ func (s *Session) finishRelease(ctx context.Context, x *releaseRun, outcome resu
 		end = sum.LastSent.Add(time.Nanosecond)
 	}
 	x.w.Add(results.Event{Time: end, Kind: results.EventLoadStopped})
+	if !x.applied.IsZero() {
+		rel.ElapsedS = end.Sub(x.applied).Seconds()
+	}
 	if runErr != nil || loadErr != nil || x.applied.IsZero() {
 		rel.Error = errorText(runErr, loadErr)
 		return rel
