@@ -154,6 +154,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 	if err != nil {
 		return &exitError{code: ExitHarness, err: err}
 	}
+	s.SetDashboard("http://" + addr + "/")
 	say("dashboard: http://%s/  (Ctrl-C ends the demo and removes what it started)", addr)
 	go func() {
 		if err := <-served; err != nil {

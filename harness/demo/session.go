@@ -71,6 +71,8 @@ type Config struct {
 	// OnState, when set, gets every snapshot (the terminal view).
 	OnState func(State)
 	Hub     *Hub
+	// Dashboard is where the dashboard is served (set once serving).
+	Dashboard string
 }
 
 // Session is one live demo.
@@ -426,7 +428,7 @@ func (s *Session) Snapshot() State {
 	now := time.Now()
 	sc := s.cfg.Scenario
 	st := State{
-		Time: now, Platform: s.cfg.Platform.Name(), Namespace: s.cfg.Namespace,
+		Time: now, Platform: s.cfg.Platform.Name(), Namespace: s.cfg.Namespace, Dashboard: s.dashboard(),
 		Strategies: s.strategyChoices(), Analyzers: s.analyzerChoices(),
 		Variants: variantChoices(), Faults: faultChoices(),
 		SLO: SLO{LatencyMs: float64(sc.Load.SLO.Milliseconds()), ErrorRate: sloErrorRate(sc)},
@@ -461,6 +463,19 @@ func (s *Session) Snapshot() State {
 	runtime.ReadMemStats(&ms)
 	st.HeapBytes = ms.HeapAlloc
 	return st
+}
+
+// SetDashboard records where the dashboard is served.
+func (s *Session) SetDashboard(url string) {
+	s.mu.Lock()
+	s.cfg.Dashboard = url
+	s.mu.Unlock()
+}
+
+func (s *Session) dashboard() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.Dashboard
 }
 
 // sloErrorRate is the error-rate line drawn on the chart: the threshold

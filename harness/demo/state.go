@@ -19,6 +19,8 @@ type State struct {
 	Connected bool   `json:"connected"`
 	Notice    string `json:"notice,omitempty"`
 
+	// Dashboard is the dashboard's address, for the terminal view.
+	Dashboard string `json:"dashboard,omitempty"`
 	Platform  string `json:"platform"`
 	Namespace string `json:"namespace"`
 	// Strategy and Analyzer are those of the next release (a release in

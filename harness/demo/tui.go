@@ -208,6 +208,9 @@ func (r *tuiScreen) header() {
 	add(tuiLabel("strategy", tuiOrDash(s.Strategy)))
 	add(tuiLabel("analyzer", tuiOrDash(s.Analyzer)))
 	r.add(ss...)
+	if s.Dashboard != "" {
+		r.add(tuiDim(" dashboard " + s.Dashboard))
+	}
 	if !s.Connected {
 		notice := s.Notice
 		if notice == "" {
