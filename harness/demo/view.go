@@ -2,6 +2,8 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/blastradius/blastradius/demoapp/catalog"
+	"github.com/blastradius/blastradius/harness/analyzer"
 	"github.com/blastradius/blastradius/harness/strategy"
 	"github.com/blastradius/blastradius/harness/watch"
 )
@@ -269,8 +272,8 @@ func (v *view) analysisRuns() []AnalysisRun {
 				mphase, _ := meas["phase"].(string)
 				value, _ := meas["value"].(string)
 				msg, _ := meas["message"].(string)
-				at := measurementTime(meas)
-				run.Measurements = append(run.Measurements, Measurement{Metric: metric, Phase: mphase, Value: value, Explanation: strings.TrimSpace(msg), At: at})
+				value, expl := readValue(value, msg)
+				run.Measurements = append(run.Measurements, Measurement{Metric: metric, Phase: mphase, Value: value, Explanation: expl, At: measurementTime(meas)})
 			}
 		}
 		sort.SliceStable(run.Measurements, func(i, j int) bool { return run.Measurements[i].At.Before(run.Measurements[j].At) })
@@ -280,6 +283,22 @@ func (v *view) analysisRuns() []AnalysisRun {
 		out = append(out, run)
 	}
 	return out
+}
+
+// readValue reads a measurement's value: the analysis endpoint's answer
+// (a Verdict as JSON, which Argo's web provider keeps whole) gives its main
+// measure and explanation; any other value (a PromQL result) is shown as
+// it is, with Argo's message.
+func readValue(value, message string) (string, string) {
+	var v analyzer.Verdict
+	if strings.HasPrefix(value, "{") && json.Unmarshal([]byte(value), &v) == nil && v.Verdict != "" {
+		expl := v.Explanation
+		if message != "" {
+			expl = strings.TrimSpace(message + " " + expl)
+		}
+		return strconv.FormatFloat(v.Value, 'g', 4, 64), expl
+	}
+	return value, strings.TrimSpace(message)
 }
 
 func measurementTime(m map[string]any) time.Time {
