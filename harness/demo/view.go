@@ -3,8 +3,8 @@ package demo
 import (
 	"context"
 	"encoding/json"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
