@@ -104,7 +104,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 	defer os.RemoveAll(tmp)
 
 	say := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
-	cluster, err := demoCluster(ctx, o, tmp, say)
+	cluster, reused, err := demoCluster(ctx, o, tmp, say)
 	if err != nil {
 		return &exitError{code: ExitHarness, err: err}
 	}
@@ -129,6 +129,10 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 		Strategy: o.strategy, Analyzer: o.analyzer,
 		Strategies: demoStrategies(routerErr == nil), Analyzers: demoAnalyzers(promURL != "", externals),
 		Namespace: "br-demo-" + randomSuffix(), RecordsDir: tmp, Hub: hub,
+	}
+	if reused {
+		// The cluster stays: its namespace must be gone before we return.
+		cfg.NamespaceWait = 2 * time.Minute
 	}
 	if !slices.Contains(cfg.Strategies, cfg.Strategy) {
 		return &exitError{code: ExitHarness, err: fmt.Errorf("--strategy %s: not on offer on this platform (%v)", cfg.Strategy, cfg.Strategies)}
@@ -194,32 +198,32 @@ func loadDemoScenario(stderr io.Writer, file string) (*scenario.Scenario, error)
 
 // demoCluster reuses the local cluster `cluster up` runs, saying so, or
 // starts one of the demo's own.
-func demoCluster(ctx context.Context, o demoOptions, tmp string, say func(string, ...any)) (platform.Platform, error) {
+func demoCluster(ctx context.Context, o demoOptions, tmp string, say func(string, ...any)) (c platform.Platform, reused bool, err error) {
 	f := clusterFlags{platform: o.platform, dataDir: filepath.Join(".blastradius", "local"), binDir: o.binDir}
 	if pid, ok := supervisorPid(f); ok && o.platform == local.Name {
 		c, err := local.Attach(local.Options{BinDir: o.binDir, DataDir: f.dataDir})
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		// client-go's retries while the API server restarts are noise here.
 		if lf, err := os.Create(filepath.Join(tmp, "client.log")); err == nil {
 			klogfile.To(lf)
 		}
 		say("reusing the local cluster of `blastradius cluster up` (pid %d); it keeps running after the demo", pid)
-		return c, nil
+		return c, true, nil
 	}
-	c, err := platform.New(o.platform, platform.Options{BinDir: o.binDir, DataDir: filepath.Join(".blastradius", "demo-"+o.platform), Log: io.Discard})
+	c, err = platform.New(o.platform, platform.Options{BinDir: o.binDir, DataDir: filepath.Join(".blastradius", "demo-"+o.platform), Log: io.Discard})
 	if err != nil {
-		return nil, fmt.Errorf("--platform: %w", err)
+		return nil, false, fmt.Errorf("--platform: %w", err)
 	}
 	say("starting the %s cluster ...", o.platform)
 	if err := c.Up(ctx); err != nil {
 		down, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		_ = c.Down(down)
-		return nil, fmt.Errorf("cluster: %w", err)
+		return nil, false, fmt.Errorf("cluster: %w", err)
 	}
-	return c, nil
+	return c, false, nil
 }
 
 // demoStrategies are the strategies the platform serves: the routed ones

@@ -73,6 +73,10 @@ type Config struct {
 	Hub     *Hub
 	// Dashboard is where the dashboard is served (set once serving).
 	Dashboard string
+	// NamespaceWait bounds the wait for the namespace to go at the end:
+	// on a cluster that outlives the demo it should be gone before the
+	// command returns; on one about to be removed, 0 does not wait.
+	NamespaceWait time.Duration
 }
 
 // Session is one live demo.
@@ -361,17 +365,23 @@ func (s *Session) teardown() {
 		_, _ = gen.Wait()
 	}
 	s.view.stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second+s.cfg.NamespaceWait)
 	defer cancel()
 	err := s.client.CoreV1().Namespaces().Delete(ctx, s.cfg.Namespace, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		s.logf(LogError, "delete namespace %s: %v", s.cfg.Namespace, err)
 		return
 	}
-	_ = wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+	if s.cfg.NamespaceWait <= 0 {
+		return
+	}
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, s.cfg.NamespaceWait, true, func(ctx context.Context) (bool, error) {
 		_, err := s.client.CoreV1().Namespaces().Get(ctx, s.cfg.Namespace, metav1.GetOptions{})
 		return apierrors.IsNotFound(err), nil
 	})
+	if err != nil {
+		s.logf(LogError, "namespace %s is still terminating after %s; the cluster goes on removing it", s.cfg.Namespace, s.cfg.NamespaceWait)
+	}
 }
 
 func (s *Session) setPhase(p Phase) {
