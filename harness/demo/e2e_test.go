@@ -347,7 +347,7 @@ func TestDemoSoak(t *testing.T) {
 	}
 	start := time.Now()
 	var heap []uint64
-	var releases, scored int
+	var releases, scored, lastID int
 	verdicts := map[results.Verdict]int{}
 	for i := 0; time.Since(start) < length; i++ {
 		st := steps[i%len(steps)]
@@ -356,12 +356,24 @@ func TestDemoSoak(t *testing.T) {
 		if st.during != nil {
 			st.during()
 		}
-		s := api.waitState("idle again", 5*time.Minute, func(s State) bool { return s.Phase == PhaseIdle })
+		// Snapshots are published a few times a second: wait for one that
+		// shows the step done, not the one from before it.
+		isRelease := st.control == ControlReleaseGood || st.control == ControlReleaseBad
+		s := api.waitState("the step to end", 5*time.Minute, func(s State) bool {
+			if s.Phase != PhaseIdle {
+				return false
+			}
+			if isRelease {
+				r, ok := ended(s)
+				return ok && r.ID > lastID
+			}
+			return s.Strategy == st.choice
+		})
 		heap = append(heap, s.HeapBytes)
-		if st.control == ControlReleaseGood || st.control == ControlReleaseBad {
+		if isRelease {
 			releases++
-			r, ok := ended(s)
-			require.True(t, ok)
+			r, _ := ended(s)
+			lastID = r.ID
 			if r.Score != nil {
 				scored++
 				verdicts[r.Score.Verdict]++

@@ -84,7 +84,15 @@ func (v *view) serving(kind, img string, want int32) bool {
 		return false
 	}
 	st := watch.ReadRollout(u)
-	return st.Phase == "Healthy" && st.ReadyReplicas == int64(want) && v.stableImage(st.StableHash) == img
+	return observed(u) && st.Phase == "Healthy" && st.ReadyReplicas == int64(want) && v.stableImage(st.StableHash) == img
+}
+
+// observed reports whether Argo has seen the Rollout's latest spec (its
+// status.observedGeneration, a string, is the generation it last
+// reconciled): a status from before an apply says nothing about it.
+func observed(u *unstructured.Unstructured) bool {
+	gen, _, _ := unstructured.NestedString(u.Object, "status", "observedGeneration")
+	return gen == strconv.FormatInt(u.GetGeneration(), 10)
 }
 
 func (v *view) rollout() *unstructured.Unstructured {
