@@ -43,8 +43,10 @@ tools:
 SCENARIOS ?= scenarios
 PARALLEL  ?= 2
 RUN_FLAGS ?=
+# TIME_SCALE replaces every scenario's timeScale (step pauses, analysis intervals).
+TIME_SCALE ?=
 scenario: build tools
-	$(BIN)/blastradius run $(SCENARIOS) --out out --bin $(BIN) --parallel $(PARALLEL) $(RUN_FLAGS)
+	$(BIN)/blastradius run $(SCENARIOS) --out out --bin $(BIN) --parallel $(PARALLEL) $(if $(TIME_SCALE),--time-scale $(TIME_SCALE)) $(RUN_FLAGS)
 
 # The README's test command: unit tests and end-to-end tests.
 test: build tools

@@ -35,7 +35,9 @@ type runOptions struct {
 	parallel int
 	binDir   string
 	quiet    bool
-	ai       aiOptions
+	// timeScale, when > 0, replaces every scenario's spec.timeScale.
+	timeScale float64
+	ai        aiOptions
 }
 
 func newRunCmd() *cobra.Command {
@@ -71,6 +73,7 @@ expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 	f.IntVar(&o.parallel, "parallel", 1, "runs at once (each in its own namespace)")
 	f.StringVar(&o.binDir, "bin", "", "directory of the tools built by make tools (default: $BLASTRADIUS_BIN, else ./bin)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no per-second progress lines")
+	f.Float64Var(&o.timeScale, "time-scale", 0, "multiply every step pause and analysis interval by this instead of each scenario's timeScale (docs/scenarios.md)")
 	o.ai.register(f)
 	o.ai.registerMetricAI(f)
 	return cmd
@@ -149,6 +152,13 @@ func planRuns(stderr io.Writer, o runOptions, args []string, seed *int64) ([]sce
 	}
 	if err := filter.Check(scenarios); err != nil {
 		return nil, &exitError{code: ExitHarness, err: fmt.Errorf("--only: %w", err)}
+	}
+	if o.timeScale != 0 {
+		for _, sc := range scenarios {
+			if err := sc.SetTimeScale(o.timeScale); err != nil {
+				return nil, &exitError{code: ExitHarness, err: fmt.Errorf("--time-scale: %w", err)}
+			}
+		}
 	}
 	specs := scenario.Expand(scenarios, filter, o.repeat, seed)
 	if len(specs) == 0 {

@@ -485,3 +485,26 @@ func TestLoadAll(t *testing.T) {
 	assert.Equal(t, filepath.Join(bad, "y.yaml")+`:8: spec.timeout: invalid duration "soon"`, errs[2].Error())
 	assert.ErrorIs(t, errs[0], os.ErrNotExist)
 }
+
+func TestSetTimeScaleChecksWhatTheFileWouldHave(t *testing.T) {
+	s := load(t, head+"  stepPause: 10s\n  steps: [20, 50]\n  timeout: 30s\n  analysis:\n    interval: 4s\n")
+	require.NoError(t, s.SetTimeScale(0.5))
+	assert.Equal(t, 5*time.Second, s.Scaled(s.StepPause))
+	assert.Equal(t, 2*time.Second, s.Scaled(s.Analysis.Interval))
+
+	for _, c := range []struct {
+		scale float64
+		want  string
+	}{
+		{0, "greater than 0"},
+		{11, "at most 10"},
+		{0.05, "stepPause 10s scaled by 0.05 is 500ms"},
+		{0.2, "analysis interval 4s scaled by 0.2 is 800ms"},
+		{2, "timeout 30s is too short for the canary steps at time scale 2: 2 steps × 20s = 40s"},
+	} {
+		err := s.SetTimeScale(c.scale)
+		require.Error(t, err, c.scale)
+		assert.Contains(t, err.Error(), c.want)
+	}
+	assert.Equal(t, 0.5, s.TimeScale, "a refused scale changes nothing")
+}

@@ -11,6 +11,7 @@
 package scenario
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -299,4 +300,27 @@ func isCanary(name string) bool {
 func hasAnalysis(name string) bool {
 	t, _ := strategy.TraitsOf(name)
 	return t.HasAnalysis()
+}
+
+// SetTimeScale replaces the scenario's timeScale (the run command's
+// --time-scale), with the checks the file's own value gets: Argo counts
+// pauses in whole seconds, the analysis interval must stay at least 1s, and
+// the canary steps must fit in the timeout.
+func (s *Scenario) SetTimeScale(f float64) error {
+	if f <= 0 || f > MaxTimeScale {
+		return fmt.Errorf("time scale must be greater than 0 and at most %g, got %g", MaxTimeScale, f)
+	}
+	if p := scale(s.StepPause, f); p < time.Second {
+		return fmt.Errorf("%s: stepPause %v scaled by %g is %v; Argo Rollouts counts pauses in whole seconds, so it must be at least 1s", s.File, s.StepPause, f, p)
+	}
+	if i := scale(s.Analysis.Interval, f); i < time.Second {
+		return fmt.Errorf("%s: analysis interval %v scaled by %g is %v; it must be at least 1s", s.File, s.Analysis.Interval, f, i)
+	}
+	if s.UsesCanarySteps() {
+		if need := time.Duration(len(s.Steps)) * scale(s.StepPause, f); need >= s.Timeout {
+			return fmt.Errorf("%s: timeout %v is too short for the canary steps at time scale %g: %d steps × %v = %v", s.File, s.Timeout, f, len(s.Steps), scale(s.StepPause, f), need)
+		}
+	}
+	s.TimeScale = f
+	return nil
 }
