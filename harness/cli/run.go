@@ -95,7 +95,7 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 		}
 		return &exitError{code: ExitHarness, err: errors.New("the external analyzers are not configured: nothing was run")}
 	}
-	rs := &runSet{out: o.out, stderr: stderr, specs: specs, set: &results.File{SchemaVersion: results.SchemaVersion,
+	rs := &runSet{out: o.out, display: newDisplay(stderr, isTerminal(stderr), terminalWidth(stderr)), specs: specs, set: &results.File{SchemaVersion: results.SchemaVersion,
 		Environment: results.Environment{Platform: o.platform, Harness: Version, GoVersion: runtime.Version(),
 			StartedAt: time.Now(), Args: os.Args[1:]}}}
 
@@ -125,7 +125,7 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 	defer stop()
 	r.PluginBacking = backing
 	if !o.quiet {
-		r.Progress = rs.say
+		r.Progress, r.Status = rs.say, rs.display.Status
 	}
 	rs.runAll(ctx, r, o.parallel)
 	return rs.finish(ctx, stdout)
@@ -213,9 +213,9 @@ func gatingAnalyzers(specs []scenario.RunSpec) []string {
 // runSet is a run set in progress: results.json is rewritten after every
 // run, so that nothing is lost if the set is interrupted.
 type runSet struct {
-	out    string
-	stderr io.Writer
-	specs  []scenario.RunSpec
+	out     string
+	display *display
+	specs   []scenario.RunSpec
 
 	mu         sync.Mutex
 	set        *results.File
@@ -224,11 +224,7 @@ type runSet struct {
 	harnessErr error
 }
 
-func (rs *runSet) say(line string) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	fmt.Fprintln(rs.stderr, line)
-}
+func (rs *runSet) say(line string) { rs.display.Event(line) }
 
 // runAll runs the specs, parallel at a time, until done or ctx ends.
 func (rs *runSet) runAll(ctx context.Context, r *runner.Runner, parallel int) {
@@ -252,6 +248,7 @@ func (rs *runSet) runAll(ctx context.Context, r *runner.Runner, parallel int) {
 func (rs *runSet) runOne(ctx context.Context, r *runner.Runner, i int, spec scenario.RunSpec) {
 	rs.say(fmt.Sprintf("run %d/%d: %s", i+1, len(rs.specs), spec.ID))
 	res, err := r.Run(ctx, spec)
+	rs.display.Done(spec.ID)
 	rs.mu.Lock()
 	rs.runs[i], rs.done[i] = *res, true
 	if err != nil {

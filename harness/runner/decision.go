@@ -45,7 +45,7 @@ func (x *run) waitDecision(ctx context.Context) (results.Outcome, time.Time, err
 		if now.Sub(lastPrint) >= time.Second {
 			lastPrint = now
 			st := x.w.Rollout()
-			x.progress("t+%3.0fs %-11s step %d/%d weight %3d | %s", now.Sub(x.applied).Seconds(), st.Phase, st.Step, st.Steps, st.Weight, x.live.String())
+			x.status("t+%3.0fs %-11s step %d/%d weight %3d | %s", now.Sub(x.applied).Seconds(), st.Phase, st.Step, st.Steps, st.Weight, x.live.String())
 		}
 	}
 }

@@ -78,8 +78,13 @@ type Runner struct {
 	PluginBacking string
 	// OutDir receives runs/<id>/records.ndjson.
 	OutDir string
-	// Progress receives one line per second per run, and notable events.
+	// Progress receives notable events, one line each, prefixed with the
+	// run's ID.
 	Progress func(line string)
+	// Status, when set, receives each run's status once a second while it
+	// waits for the decision (a live display keeps one line per run); when
+	// nil, those lines go to Progress.
+	Status func(runID, line string)
 
 	client  kubernetes.Interface
 	dyn     dynamic.Interface
@@ -232,6 +237,15 @@ func (r *Runner) newRun(spec scenario.RunSpec, res *results.Run) (*run, error) {
 func progressDeadline(sc *scenario.Scenario) time.Duration {
 	analysis := sc.Scaled(sc.Analysis.Interval) * time.Duration(max(sc.Analysis.Count, 1))
 	return max(30*time.Second, analysis+15*time.Second)
+}
+
+// status reports the run's state now.
+func (x *run) status(format string, args ...any) {
+	if x.r.Status != nil {
+		x.r.Status(x.spec.ID, fmt.Sprintf(format, args...))
+		return
+	}
+	x.progress(format, args...)
 }
 
 func (x *run) progress(format string, args ...any) {
