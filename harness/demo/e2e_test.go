@@ -216,10 +216,11 @@ func TestDemoEndToEnd(t *testing.T) {
 	// Ctrl-C: everything the demo started goes.
 	pid := readPid(t, pidFile)
 	require.NoError(t, syscall.Kill(pid, syscall.SIGINT))
-	if !assert.Eventually(t, func() bool { return syscall.Kill(pid, 0) != nil }, 3*time.Minute, 500*time.Millisecond, "the demo exits") {
+	if !assert.Eventually(t, func() bool { return !alive(pid) }, 3*time.Minute, 500*time.Millisecond, "the demo exits") {
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		_ = syscall.Kill(pid, syscall.SIGQUIT) // its goroutines, into the pane
 		time.Sleep(2 * time.Second)
-		t.Fatalf("the demo did not exit on Ctrl-C; its terminal:\n%s", term.CaptureAll())
+		t.Fatalf("the demo did not exit on Ctrl-C (/proc stat: %s); its terminal:\n%s", st, term.CaptureAll())
 	}
 	_, err = net.DialTimeout("tcp", addr, time.Second)
 	assert.Error(t, err, "the dashboard's port is closed")
@@ -274,6 +275,16 @@ func pidOf(t *testing.T, name, dir string) int {
 		}
 	}
 	return 0
+}
+
+// alive reports whether a process runs: a zombie (exited, not yet reaped
+// by tmux, its parent) does not.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && !strings.Contains(string(st), ") Z ")
 }
 
 func readPid(t *testing.T, file string) int {

@@ -42,6 +42,7 @@ type releaseRun struct {
 	w           *watch.Watcher
 	records     *os.File
 	gen         *loadgen.Generator
+	preview     *loadgen.Generator // blue-green's preview load, or nil
 	applied     time.Time
 	started     time.Time // the release's load
 }
@@ -146,6 +147,14 @@ func (s *Session) rollOut(ctx context.Context, x *releaseRun) (results.Outcome, 
 		return results.OutcomeError, fmt.Errorf("apply %s: %w", x.cand.Tag, err)
 	}
 	x.w.Add(results.Event{Time: x.applied, Kind: results.EventCandidate, Object: x.cand.Tag})
+	if x.strat.Traits().BlueGreen && s.cfg.Scenario.Load.PreviewShare > 0 {
+		// As in a run: the preview Service gets a share of the rate, so that
+		// pre-promotion analysis has data; no user sees it, nothing scores it.
+		x.preview, err = s.startPreview(ctx)
+		if err != nil {
+			return results.OutcomeError, err
+		}
+	}
 	s.logf(LogInfo, "release %d: %s → %s under %s%s", x.id, x.stable.Tag, x.cand.Tag, x.strat.Name(), withAnalyzer(x.analyzer))
 
 	outcome, at := s.awaitDecision(ctx, x)
@@ -167,6 +176,25 @@ func (s *Session) rollOut(ctx context.Context, x *releaseRun) (results.Outcome, 
 	}
 	sleep.For(ctx, settle)
 	return outcome, nil
+}
+
+// startPreview sends previewShare of the load to the preview Service.
+func (s *Session) startPreview(ctx context.Context) (*loadgen.Generator, error) {
+	sc := s.cfg.Scenario
+	url, err := s.cfg.Platform.ServiceURL(ctx, s.cfg.Namespace, strategy.DefaultApp+strategy.PreviewSuffix)
+	if err != nil {
+		return nil, fmt.Errorf("preview: %w", err)
+	}
+	p := sc.Load.Profile
+	p.Rate *= sc.Load.PreviewShare
+	p.RateTo *= sc.Load.PreviewShare
+	p.Amplitude *= sc.Load.PreviewShare
+	g, err := loadgen.New(loadgen.Config{URL: url + "/color", Profile: p, Users: sc.Load.Users, Seed: 2,
+		KeepAlive: sc.Load.KeepAlive, SLO: sc.Load.SLO, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("preview load: %w", err)
+	}
+	return g, g.Start(context.WithoutCancel(ctx))
 }
 
 func withAnalyzer(an string) string {
@@ -277,6 +305,10 @@ func (s *Session) finishRelease(ctx context.Context, x *releaseRun, outcome resu
 		} else {
 			s.logf(LogError, "idle load: %v", err)
 		}
+	}
+	if x.preview != nil {
+		x.preview.Stop()
+		_, _ = x.preview.Wait()
 	}
 	x.gen.Stop()
 	sum, loadErr = x.gen.Wait()
