@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/blastradius/blastradius/demoapp/catalog"
@@ -143,7 +142,7 @@ func (s *Session) rollOut(ctx context.Context, x *releaseRun) (results.Outcome, 
 	s.mu.Lock()
 	s.release.StartedAt = x.applied
 	s.mu.Unlock()
-	if err := s.applier.Apply(ctx, workload(objs)...); err != nil {
+	if err := s.applier.Apply(ctx, strategy.Workload(objs)...); err != nil {
 		return results.OutcomeError, fmt.Errorf("apply %s: %w", x.cand.Tag, err)
 	}
 	x.w.Add(results.Event{Time: x.applied, Kind: results.EventCandidate, Object: x.cand.Tag})
@@ -204,17 +203,6 @@ func withAnalyzer(an string) string {
 	return " gated by " + an
 }
 
-// workload keeps the Deployment or Rollout of a render.
-func workload(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
-	var out []*unstructured.Unstructured
-	for _, o := range objs {
-		if o.GetKind() == "Rollout" || o.GetKind() == "Deployment" {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
 // awaitDecision waits for the decision of Argo (or of the Deployment
 // controller), or the scenario's timeout.
 func (s *Session) awaitDecision(ctx context.Context, x *releaseRun) (results.Outcome, time.Time) {
@@ -268,7 +256,7 @@ func (s *Session) rollBack(ctx context.Context, x *releaseRun) error {
 	if err != nil {
 		return err
 	}
-	if err := s.applier.Apply(ctx, workload(objs)...); err != nil {
+	if err := s.applier.Apply(ctx, strategy.Workload(objs)...); err != nil {
 		return fmt.Errorf("put %s back: %w", x.stable.Tag, err)
 	}
 	s.logf(LogInfo, "release %d: %s back in the spec", x.id, x.stable.Tag)

@@ -270,19 +270,9 @@ func (v *view) analysisRuns() []AnalysisRun {
 	for _, u := range us {
 		phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
 		run := AnalysisRun{Name: u.GetName(), Phase: phase, Measurements: []Measurement{}}
-		metrics, _, _ := unstructured.NestedSlice(u.Object, "status", "metricResults")
-		for _, r := range metrics {
-			m, _ := r.(map[string]any)
-			metric, _ := m["name"].(string)
-			ms, _ := m["measurements"].([]any)
-			for _, x := range ms {
-				meas, _ := x.(map[string]any)
-				mphase, _ := meas["phase"].(string)
-				value, _ := meas["value"].(string)
-				msg, _ := meas["message"].(string)
-				value, expl := readValue(value, msg)
-				run.Measurements = append(run.Measurements, Measurement{Metric: metric, Phase: mphase, Value: value, Explanation: expl, At: measurementTime(meas)})
-			}
+		for _, m := range watch.ReadMeasurements(u) {
+			value, expl := readValue(m.Value, m.Message)
+			run.Measurements = append(run.Measurements, Measurement{Metric: m.Metric, Phase: m.Phase, Value: value, Explanation: expl, At: measurementTime(m)})
 		}
 		sort.SliceStable(run.Measurements, func(i, j int) bool { return run.Measurements[i].At.Before(run.Measurements[j].At) })
 		if n := len(run.Measurements); n > measurementsShown {
@@ -309,12 +299,11 @@ func readValue(value, message string) (string, string) {
 	return value, strings.TrimSpace(message)
 }
 
-func measurementTime(m map[string]any) time.Time {
-	for _, k := range []string{"finishedAt", "startedAt"} {
-		if s, _ := m[k].(string); s != "" {
-			if t, err := time.Parse(time.RFC3339, s); err == nil {
-				return t
-			}
+// measurementTime is when a measurement finished, else when it started.
+func measurementTime(m watch.RawMeasurement) time.Time {
+	for _, v := range []string{m.FinishedAt, m.StartedAt} {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t
 		}
 	}
 	return time.Time{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/scenario"
+	"github.com/blastradius/blastradius/harness/strategy"
 	"github.com/blastradius/blastradius/harness/watch"
 )
 
@@ -79,10 +80,10 @@ func TestWorkloadKeepsOnlyTheWorkload(t *testing.T) {
 		u.SetKind(kind)
 		return u
 	}
-	got := workload([]*unstructured.Unstructured{mk("Service"), mk("AnalysisTemplate"), mk("Rollout")})
+	got := strategy.Workload([]*unstructured.Unstructured{mk("Service"), mk("AnalysisTemplate"), mk("Rollout")})
 	require.Len(t, got, 1)
 	assert.Equal(t, "Rollout", got[0].GetKind())
-	assert.Len(t, workload([]*unstructured.Unstructured{mk("Service"), mk("Deployment")}), 1)
+	assert.Len(t, strategy.Workload([]*unstructured.Unstructured{mk("Service"), mk("Deployment")}), 1)
 }
 
 func TestFaultItemsLastEvent(t *testing.T) {

@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/blastradius/blastradius/harness/fault"
@@ -217,22 +216,11 @@ func (x *run) applyCandidate(ctx context.Context) error {
 	x.applied = time.Now()
 	x.res.AppliedAt = x.applied
 	x.res.Window.Start = x.applied
-	if err := x.r.applier.Apply(ctx, workload(objs)...); err != nil {
+	if err := x.r.applier.Apply(ctx, strategy.Workload(objs)...); err != nil {
 		return fmt.Errorf("apply candidate: %w", err)
 	}
 	x.w.Add(Event{Time: x.applied, Kind: results.EventCandidate, Object: x.sc.Candidate.Tag})
 	return nil
-}
-
-// workload keeps the Deployment or Rollout of a render.
-func workload(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
-	var out []*unstructured.Unstructured
-	for _, o := range objs {
-		if o.GetKind() == "Rollout" || o.GetKind() == "Deployment" {
-			out = append(out, o)
-		}
-	}
-	return out
 }
 
 // startFaults plays the fault timeline, timed from the candidate.

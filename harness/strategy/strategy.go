@@ -408,3 +408,15 @@ func seconds(d time.Duration) int64 {
 func labels(p Params, strategyName string) map[string]string {
 	return map[string]string{"app": p.App, "blastradius/strategy": strategyName}
 }
+
+// Workload keeps the Deployment or Rollout of a render: what a release
+// re-applies, so that Argo's own edits to the Services' selectors stay.
+func Workload(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "Rollout" || o.GetKind() == "Deployment" {
+			out = append(out, o)
+		}
+	}
+	return out
+}

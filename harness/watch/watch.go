@@ -172,6 +172,36 @@ func (w *Watcher) analysisRun(u *unstructured.Unstructured) {
 	phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
 	st := results.AnalysisRunStatus{Phase: phase}
 	w.changed(Event{Kind: results.EventAnalysisRun, Object: u.GetName(), AnalysisRun: &st}, st)
+	for _, m := range ReadMeasurements(u) {
+		if m.FinishedAt == "" || m.Phase == "" || m.Phase == "Running" || m.Phase == "Pending" {
+			continue
+		}
+		key := u.GetName() + "/" + m.Metric + "/" + m.StartedAt
+		w.mu.Lock()
+		dup := w.meas[key]
+		w.meas[key] = true
+		w.mu.Unlock()
+		if dup {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339, m.FinishedAt)
+		if err != nil {
+			at = time.Now()
+		}
+		w.Add(Event{Time: at, Kind: results.EventMeasurement, Object: u.GetName() + "/" + m.Metric, Measurement: &results.Measurement{
+			AnalysisRun: u.GetName(), Metric: m.Metric, Phase: results.MeasurementPhase(m.Phase), Value: m.Value, Message: m.Message}})
+	}
+}
+
+// RawMeasurement is one measurement of an AnalysisRun as Argo wrote it.
+type RawMeasurement struct {
+	Metric, Phase, Value, Message string
+	StartedAt, FinishedAt         string // RFC 3339; empty until set
+}
+
+// ReadMeasurements lists an AnalysisRun's measurements, metric by metric.
+func ReadMeasurements(u *unstructured.Unstructured) []RawMeasurement {
+	var out []RawMeasurement
 	metrics, _, _ := unstructured.NestedSlice(u.Object, "status", "metricResults")
 	for _, r := range metrics {
 		m, _ := r.(map[string]any)
@@ -179,30 +209,16 @@ func (w *Watcher) analysisRun(u *unstructured.Unstructured) {
 		ms, _ := m["measurements"].([]any)
 		for _, x := range ms {
 			meas, _ := x.(map[string]any)
-			mphase, _ := meas["phase"].(string)
-			started, _ := meas["startedAt"].(string)
-			finished, _ := meas["finishedAt"].(string)
-			if finished == "" || mphase == "" || mphase == "Running" || mphase == "Pending" {
-				continue
-			}
-			key := u.GetName() + "/" + metric + "/" + started
-			w.mu.Lock()
-			dup := w.meas[key]
-			w.meas[key] = true
-			w.mu.Unlock()
-			if dup {
-				continue
-			}
-			value, _ := meas["value"].(string)
-			msg, _ := meas["message"].(string)
-			at, err := time.Parse(time.RFC3339, finished)
-			if err != nil {
-				at = time.Now()
-			}
-			w.Add(Event{Time: at, Kind: results.EventMeasurement, Object: u.GetName() + "/" + metric, Measurement: &results.Measurement{
-				AnalysisRun: u.GetName(), Metric: metric, Phase: results.MeasurementPhase(mphase), Value: value, Message: msg}})
+			rm := RawMeasurement{Metric: metric}
+			rm.Phase, _ = meas["phase"].(string)
+			rm.Value, _ = meas["value"].(string)
+			rm.Message, _ = meas["message"].(string)
+			rm.StartedAt, _ = meas["startedAt"].(string)
+			rm.FinishedAt, _ = meas["finishedAt"].(string)
+			out = append(out, rm)
 		}
 	}
+	return out
 }
 
 // PodStatus is what the harness records of a pod.
