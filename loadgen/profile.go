@@ -59,6 +59,15 @@ type Profile struct {
 	Period time.Duration
 }
 
+// Times is the profile with every rate multiplied by f (a share of the
+// load, such as blue-green's preview traffic).
+func (p Profile) Times(f float64) Profile {
+	p.Rate *= f
+	p.RateTo *= f
+	p.Amplitude *= f
+	return p
+}
+
 // ConstantProfile returns a constant profile at rate requests per second.
 func ConstantProfile(rate float64) Profile { return Profile{Shape: Constant, Rate: rate} }
 

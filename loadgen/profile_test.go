@@ -199,3 +199,11 @@ func TestScaledPacerFollowsFactorChanges(t *testing.T) {
 	w, _ = p.Pace(4*time.Second, 500)
 	assert.InDelta(t, float64(10*time.Millisecond), float64(w), float64(time.Microsecond))
 }
+
+func TestTimesScalesEveryRate(t *testing.T) {
+	p := Profile{Shape: Sine, Rate: 100, RateTo: 200, Amplitude: 40}.Times(0.1)
+	assert.InDelta(t, 10, p.Rate, 1e-9)
+	assert.InDelta(t, 20, p.RateTo, 1e-9)
+	assert.InDelta(t, 4, p.Amplitude, 1e-9)
+	assert.Equal(t, Sine, p.Shape)
+}

@@ -184,10 +184,7 @@ func (s *Session) startPreview(ctx context.Context) (*loadgen.Generator, error) 
 	if err != nil {
 		return nil, fmt.Errorf("preview: %w", err)
 	}
-	p := sc.Load.Profile
-	p.Rate *= sc.Load.PreviewShare
-	p.RateTo *= sc.Load.PreviewShare
-	p.Amplitude *= sc.Load.PreviewShare
+	p := sc.Load.Profile.Times(sc.Load.PreviewShare)
 	g, err := loadgen.New(loadgen.Config{URL: url + "/color", Profile: p, Users: sc.Load.Users, Seed: 2,
 		KeepAlive: sc.Load.KeepAlive, SLO: sc.Load.SLO, Timeout: 5 * time.Second})
 	if err != nil {

@@ -154,10 +154,7 @@ func (x *run) startPreview(ctx context.Context) (*loadgen.Generator, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := x.sc.Load.Profile
-	p.Rate *= x.sc.Load.PreviewShare
-	p.RateTo *= x.sc.Load.PreviewShare
-	p.Amplitude *= x.sc.Load.PreviewShare
+	p := x.sc.Load.Profile.Times(x.sc.Load.PreviewShare)
 	g, err := loadgen.New(loadgen.Config{URL: url + "/color", Profile: p, Users: x.sc.Load.Users, Seed: x.spec.Seed + 1,
 		KeepAlive: x.sc.Load.KeepAlive, SLO: x.sc.Load.SLO, Timeout: 5 * time.Second})
 	if err != nil {
