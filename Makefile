@@ -36,17 +36,20 @@ build:
 tools:
 	ARGO_ROLLOUTS_VERSION=$(ARGO_ROLLOUTS_VERSION) ARGO_TOOLCHAIN=$(ARGO_TOOLCHAIN) PROMETHEUS_VERSION=$(PROMETHEUS_VERSION) TRAEFIK_VERSION=$(TRAEFIK_VERSION) hack/tools/build.sh $(BIN)
 
-# The default scenario set on the local platform; results in out/. Two runs at
-# a time keep 2 cores busy without starving the control plane.
-# RUN_FLAGS adds flags, e.g. RUN_FLAGS='--llm-replay tapes/ai' with
-# SCENARIOS=scenarios/ai.
-SCENARIOS ?= scenarios
-PARALLEL  ?= 2
-RUN_FLAGS ?=
-# TIME_SCALE replaces every scenario's timeScale (step pauses, analysis intervals).
+# A run set on the local platform; results in out/. SET=pr (the default) is
+# the PR set, SET=full the nightly set (scenarios/sets/). SCENARIOS replaces
+# the set with files or directories, e.g. SCENARIOS=scenarios/ai with
+# RUN_FLAGS='--llm-replay tapes/ai'. TIME_SCALE replaces the time scale of
+# every scenario (step pauses, analysis intervals). Two runs at a time keep 2
+# cores busy without starving the control plane.
+SET        ?= pr
+SCENARIOS  ?= scenarios/sets/$(SET).yaml
+PARALLEL   ?= 2
+RUN_FLAGS  ?=
 TIME_SCALE ?=
+OUT        ?= out
 scenario: build tools
-	$(BIN)/blastradius run $(SCENARIOS) --out out --bin $(BIN) --parallel $(PARALLEL) $(if $(TIME_SCALE),--time-scale $(TIME_SCALE)) $(RUN_FLAGS)
+	$(BIN)/blastradius run $(SCENARIOS) --out $(OUT) --bin $(BIN) --parallel $(PARALLEL) $(if $(TIME_SCALE),--time-scale $(TIME_SCALE)) $(RUN_FLAGS)
 
 # The README's test command: unit tests and end-to-end tests.
 test: build tools

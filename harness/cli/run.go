@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -37,7 +38,9 @@ type runOptions struct {
 	quiet    bool
 	// timeScale, when > 0, replaces every scenario's spec.timeScale.
 	timeScale float64
-	ai        aiOptions
+	// cpuProfile, when set, receives the harness's own CPU profile (pprof).
+	cpuProfile string
+	ai         aiOptions
 }
 
 func newRunCmd() *cobra.Command {
@@ -73,6 +76,7 @@ expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 	f.IntVar(&o.parallel, "parallel", 1, "runs at once (each in its own namespace)")
 	f.StringVar(&o.binDir, "bin", "", "directory of the tools built by make tools (default: $BLASTRADIUS_BIN, else ./bin)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no per-second progress lines")
+	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write the harness's own CPU profile (go tool pprof) to this file")
 	f.Float64Var(&o.timeScale, "time-scale", 0, "multiply every step pause and analysis interval by this instead of each scenario's timeScale (docs/scenarios.md)")
 	o.ai.register(f)
 	o.ai.registerMetricAI(f)
@@ -83,6 +87,13 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 	specs, err := planRuns(stderr, o, args, seed)
 	if err != nil {
 		return err
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return &exitError{code: ExitHarness, err: fmt.Errorf("--cpu-profile: %w", err)}
+		}
+		defer stop()
 	}
 	if specs = o.ai.skipPluginRuns(stderr, specs); len(specs) == 0 {
 		fmt.Fprintln(stderr, "nothing to run: every run was skipped")
@@ -131,6 +142,19 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 	return rs.finish(ctx, stdout)
 }
 
+// startCPUProfile profiles the harness process until the returned func.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 // planRuns checks the flags and the scenarios and expands the run matrix.
 func planRuns(stderr io.Writer, o runOptions, args []string, seed *int64) ([]scenario.RunSpec, error) {
 	if err := platform.Check(o.platform); err != nil {
@@ -143,24 +167,17 @@ func planRuns(stderr io.Writer, o runOptions, args []string, seed *int64) ([]sce
 	if err != nil {
 		return nil, &exitError{code: ExitHarness, err: fmt.Errorf("--only: %w", err)}
 	}
-	scenarios, err := scenario.LoadAll(args...)
+	if o.timeScale != 0 && (o.timeScale < 0 || o.timeScale > scenario.MaxTimeScale) {
+		return nil, &exitError{code: ExitHarness, err: fmt.Errorf("--time-scale: must be greater than 0 and at most %g, got %g", scenario.MaxTimeScale, o.timeScale)}
+	}
+	plan, err := scenario.PlanRuns(args, scenario.PlanOptions{Only: filter, Repeat: o.repeat, Seed: seed, TimeScale: o.timeScale})
 	if err != nil {
 		for _, e := range scenario.Errors(err) {
 			fmt.Fprintln(stderr, e)
 		}
 		return nil, &exitError{code: ExitHarness, err: errors.New("invalid scenarios")}
 	}
-	if err := filter.Check(scenarios); err != nil {
-		return nil, &exitError{code: ExitHarness, err: fmt.Errorf("--only: %w", err)}
-	}
-	if o.timeScale != 0 {
-		for _, sc := range scenarios {
-			if err := sc.SetTimeScale(o.timeScale); err != nil {
-				return nil, &exitError{code: ExitHarness, err: fmt.Errorf("--time-scale: %w", err)}
-			}
-		}
-	}
-	specs := scenario.Expand(scenarios, filter, o.repeat, seed)
+	specs := plan.Runs
 	if len(specs) == 0 {
 		return nil, &exitError{code: ExitHarness, err: errors.New("no run matches")}
 	}
@@ -243,6 +260,7 @@ func (rs *runSet) runAll(ctx context.Context, r *runner.Runner, parallel int) {
 		}()
 	}
 	wg.Wait()
+	r.Wait() // the runs' namespaces, deleted without holding their slots
 }
 
 func (rs *runSet) runOne(ctx context.Context, r *runner.Runner, i int, spec scenario.RunSpec) {

@@ -14,13 +14,15 @@ func newValidateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate FILE|DIR...",
 		Short: "Check scenario files and count the runs they expand to",
-		Long: `Read scenario files, and the *.yaml and *.yml files of directories (not their
-subdirectories), validate them strictly and print "ok: N scenarios, M runs",
+		Long: `Read scenario files, the *.yaml and *.yml files of directories (not their
+subdirectories) and run set files (kind RunSet, e.g. scenarios/sets/pr.yaml),
+validate them strictly and print "ok: N scenarios, M runs",
 where the runs are the matrix scenario × strategy × analyzer × seed. On invalid
 input print every problem as FILE:LINE: FIELD: MESSAGE and exit with status 2.
 The schema is in docs/scenarios.md.` + catalogHelp(),
 		Example: `  blastradius validate scenarios/
   blastradius validate scenarios/high-error-rate.yaml --list
+  blastradius validate scenarios/sets/pr.yaml --list
   blastradius validate scenarios/ --only strategy=canary-analysis,analyzer=threshold`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -28,7 +30,7 @@ The schema is in docs/scenarios.md.` + catalogHelp(),
 			if err != nil {
 				return &exitError{code: ExitHarness, err: fmt.Errorf("--only: %w", err)}
 			}
-			scenarios, err := scenario.LoadAll(args...)
+			plan, err := scenario.PlanRuns(args, scenario.PlanOptions{Only: filter})
 			if err != nil {
 				errs := scenario.Errors(err)
 				for _, e := range errs {
@@ -36,10 +38,7 @@ The schema is in docs/scenarios.md.` + catalogHelp(),
 				}
 				return &exitError{code: ExitHarness, err: fmt.Errorf("invalid scenarios: %d %s", len(errs), validatePlural(len(errs), "error", "errors"))}
 			}
-			if err := filter.Check(scenarios); err != nil {
-				return &exitError{code: ExitHarness, err: fmt.Errorf("--only: %w", err)}
-			}
-			runs := scenario.Expand(scenarios, filter, 0, nil)
+			scenarios, runs := plan.Scenarios, plan.Runs
 			if list {
 				for _, r := range runs {
 					fmt.Fprintln(cmd.OutOrStdout(), r.ID)

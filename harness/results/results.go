@@ -93,6 +93,15 @@ type Run struct {
 	// RootCauseCorrect is the gating analyzer's Detection.RootCauseCorrect:
 	// whether it named the bad release's root cause when it stopped it.
 	RootCauseCorrect *bool `json:"rootCauseCorrect,omitempty"`
+	// Stages is where the run's wall time went, step by step in order, the
+	// last one "cleanup" (docs/runner.md).
+	Stages []Stage `json:"stages,omitempty"`
+}
+
+// Stage is the wall time of one step of a run.
+type Stage struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
 }
 
 // Detection is one analyzer's record over a run's measurements. The gating

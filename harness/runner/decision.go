@@ -103,19 +103,14 @@ func (x *run) waitStable(ctx context.Context) error {
 	return nil
 }
 
-// waitCandidateGone waits (bounded) until no candidate pod is left.
-func (x *run) waitCandidateGone(ctx context.Context) {
-	_ = wait.PollUntilContextTimeout(ctx, poll, drain, true, func(ctx context.Context) (bool, error) {
-		pods, err := x.r.client.CoreV1().Pods(x.ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, nil
-		}
-		for _, p := range pods.Items {
-			if watch.Image(p.Spec) == x.sc.Candidate.Image() {
-				return false, nil
-			}
-		}
-		return true, nil
+// waitTrafficOffCandidate waits (bounded) until a whole second of the
+// users' load, sent after the decision, got no answer from the candidate.
+// That, not the candidate's pods being gone, is what users see: a
+// blue-green preview keeps its pods for Argo's abortScaleDownDelay (30 s)
+// while every user is already on the stable version.
+func (x *run) waitTrafficOffCandidate(ctx context.Context) {
+	_ = wait.PollUntilContextTimeout(ctx, poll, drain, true, func(context.Context) (bool, error) {
+		return x.live.servedWithout(x.sc.Candidate.Tag, x.decided), nil
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/blastradius/blastradius/loadgen"
 )
@@ -19,6 +20,14 @@ func (l *liveStats) add(s loadgen.Second) {
 	l.mu.Lock()
 	l.last = s
 	l.mu.Unlock()
+}
+
+// servedWithout reports whether the last whole second of load, sent at or
+// after since, was answered and none of it by version.
+func (l *liveStats) servedWithout(version string, since time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.last.Start.Before(since) && l.last.Requests > 0 && l.last.Versions[version].Requests == 0
 }
 
 func (l *liveStats) String() string {

@@ -39,7 +39,8 @@ const (
 	// settle is how long load goes on after the decision (and after the last
 	// fault), so that the scores see the traffic recover or the damage go on.
 	settle = 5 * time.Second
-	// drain bounds the wait for an aborted candidate's pods to go.
+	// drain bounds the wait for the users' traffic to leave an aborted
+	// candidate.
 	drain = time.Minute
 )
 
@@ -91,7 +92,13 @@ type Runner struct {
 	applier *kube.Applier
 	once    sync.Once
 	initErr error
+	// pending counts the namespaces deleted and not yet gone.
+	pending sync.WaitGroup
 }
+
+// Wait waits until the namespaces of the runs done so far are gone (each
+// bounded by 2 minutes), so that nothing of them is left when it returns.
+func (r *Runner) Wait() { r.pending.Wait() }
 
 func (r *Runner) init() error {
 	r.once.Do(func() {
@@ -179,6 +186,7 @@ func (r *Runner) Run(ctx context.Context, spec scenario.RunSpec) (res *results.R
 		return res, err
 	}
 	err = x.lc.run(ctx, x.steps())
+	res.Stages = x.lc.stages
 	res.Events = x.w.Events()
 	if r.Analysis != nil {
 		res.Analysis = r.Analysis.Recorded(x.ns)

@@ -52,20 +52,29 @@ func (x *run) createNamespace(ctx context.Context) error {
 	return nil
 }
 
-// deleteNamespace removes the run's namespace and waits (bounded) until its
-// pods are gone, so that the next run starts on a quiet node.
+// deleteNamespace removes the run's namespace. Waiting for it to be gone
+// (its pods' graceful ends, the namespace controller's sweep: about 12 s
+// here) is not measurement, so the run's slot does not wait: the Runner
+// does, in Wait, before the cluster may go.
 func (x *run) deleteNamespace() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	err := x.r.client.CoreV1().Namespaces().Delete(ctx, x.ns, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		x.progress("delete namespace %s: %v", x.ns, err)
+	if err != nil {
+		cancel()
+		if !apierrors.IsNotFound(err) {
+			x.progress("delete namespace %s: %v", x.ns, err)
+		}
 		return
 	}
-	_ = wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		_, err := x.r.client.CoreV1().Namespaces().Get(ctx, x.ns, metav1.GetOptions{})
-		return apierrors.IsNotFound(err), nil
-	})
+	x.r.pending.Add(1)
+	go func() {
+		defer x.r.pending.Done()
+		defer cancel()
+		_ = wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			_, err := x.r.client.CoreV1().Namespaces().Get(ctx, x.ns, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
+	}()
 }
 
 // watch starts the informers and the analysis endpoint's scraping.
@@ -293,12 +302,13 @@ func (x *run) awaitDecision(ctx context.Context) error {
 	return err
 }
 
-// settle lets traffic settle: an aborted candidate's pods go, the last
-// fault plays, and the load runs on a little to see the result.
+// settle lets traffic settle: after an abort the users' traffic leaves the
+// candidate, the last fault plays, and the load runs on a little to see the
+// result.
 func (x *run) settle(ctx context.Context) error {
 	x.res.Logs = x.candidateLogs(ctx)
 	if x.res.Outcome == results.OutcomeAborted || x.res.Outcome == results.OutcomeDegraded {
-		x.waitCandidateGone(ctx)
+		x.waitTrafficOffCandidate(ctx)
 	}
 	until := time.Now().Add(settle)
 	if end := x.applied.Add(x.lastFault + settle); end.After(until) && time.Until(end) < x.sc.Timeout {

@@ -59,6 +59,13 @@ func TestLifecycleRunsStepsThenCleansUpInReverse(t *testing.T) {
 	err := lc.run(context.Background(), []step{mk("a", nil), mk("b", errors.New("boom")), mk("c", nil)})
 	assert.EqualError(t, err, "b: boom", "the error names the step")
 	assert.Equal(t, []string{"a", "b", "undo b", "undo a"}, got, "c never runs; cleanups run once, in reverse")
+	var timed []string
+	for _, st := range lc.stages {
+		timed = append(timed, st.Name)
+		assert.GreaterOrEqual(t, st.Seconds, 0.0)
+	}
+	assert.Equal(t, []string{"a", "b", "cleanup"}, timed, "each step that ran is timed, then the cleanups")
+	lc.stages = nil
 
 	got = nil
 	ctx, cancel := context.WithCancel(context.Background())
@@ -99,6 +106,7 @@ func TestNamespaceStepCreatesAndCleanupDeletes(t *testing.T) {
 	assert.Equal(t, x.spec.ID, ns.Annotations["blastradius.dev/run"])
 
 	x.lc.cleanUp()
+	x.r.Wait()
 	_, err = client.CoreV1().Namespaces().Get(context.Background(), x.ns, metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the namespace goes with the run: %v", err)
 }
@@ -222,4 +230,22 @@ func TestDecisionStepRecordsTheDeploymentsOutcome(t *testing.T) {
 	ev := x.w.Events()
 	require.Len(t, ev, 1)
 	assert.Equal(t, results.EventPromoted, ev[0].Kind)
+}
+
+func TestServedWithoutWaitsForAWholeSecondAfterTheDecision(t *testing.T) {
+	var l liveStats
+	decided := time.Now()
+	sec := func(start time.Time, candidate, stable int64) loadgen.Second {
+		return loadgen.Second{Start: start, Requests: candidate + stable,
+			Versions: map[string]loadgen.Stats{"bad-green": {Requests: candidate}, "blue": {Requests: stable}}}
+	}
+	assert.False(t, l.servedWithout("bad-green", decided), "nothing seen yet")
+	l.add(sec(decided.Add(-time.Second), 0, 100))
+	assert.False(t, l.servedWithout("bad-green", decided), "a second sent before the decision says nothing")
+	l.add(sec(decided, 3, 97))
+	assert.False(t, l.servedWithout("bad-green", decided), "the candidate still answers")
+	l.add(sec(decided.Add(time.Second), 0, 0))
+	assert.False(t, l.servedWithout("bad-green", decided), "no request answered at all is no evidence")
+	l.add(sec(decided.Add(2*time.Second), 0, 100))
+	assert.True(t, l.servedWithout("bad-green", decided))
 }

@@ -3,6 +3,9 @@ package runner
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"github.com/blastradius/blastradius/harness/results"
 )
 
 // A run is a list of named steps with one cleanup path, the way
@@ -21,6 +24,8 @@ type lifecycle struct {
 	cleanups []func()
 	// onStep, if set, is told the name of each step as it starts.
 	onStep func(name string)
+	// stages is the wall time of each step that ran, then of the cleanups.
+	stages []results.Stage
 }
 
 // cleanup registers fn to run when the steps stop, after those registered
@@ -30,7 +35,11 @@ func (l *lifecycle) cleanup(fn func()) { l.cleanups = append(l.cleanups, fn) }
 // run runs the steps until one fails or ctx ends, then the cleanups. The
 // error names the step that failed.
 func (l *lifecycle) run(ctx context.Context, steps []step) error {
-	defer l.cleanUp()
+	defer func() {
+		start := time.Now()
+		l.cleanUp()
+		l.timed("cleanup", start)
+	}()
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
@@ -38,11 +47,18 @@ func (l *lifecycle) run(ctx context.Context, steps []step) error {
 		if l.onStep != nil {
 			l.onStep(s.name)
 		}
-		if err := s.do(ctx); err != nil {
+		start := time.Now()
+		err := s.do(ctx)
+		l.timed(s.name, start)
+		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
 	return nil
+}
+
+func (l *lifecycle) timed(name string, start time.Time) {
+	l.stages = append(l.stages, results.Stage{Name: name, Seconds: time.Since(start).Seconds()})
 }
 
 func (l *lifecycle) cleanUp() {

@@ -196,3 +196,25 @@ func TestLogOptionsPreviousInstance(t *testing.T) {
 	}
 	assert.Equal(t, "line 4\nline 5\n", got.String(), "follow of a finished instance ends")
 }
+
+// TestProcTreeCountsDescendants: the memory watch counts a container's
+// children, found by the scan on the first tick and read on every tick.
+func TestProcTreeCountsDescendants(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "/bin/sleep 300 & wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	tree := procTree{root: cmd.Process.Pid}
+	require.Eventually(t, func() bool {
+		tree.tick(time.Now().Add(treeRescan)) // always due
+		return len(tree.kids) == 1
+	}, 5*time.Second, 20*time.Millisecond, "the sleep child is found")
+	shRSS, err := readRSS(cmd.Process.Pid)
+	require.NoError(t, err)
+	total, err := tree.rss()
+	require.NoError(t, err)
+	assert.Greater(t, total, shRSS, "the child's memory counts")
+	scanned := tree.scanned
+	tree.tick(scanned.Add(treeRescan / 2))
+	assert.Equal(t, scanned, tree.scanned, "no rescan before treeRescan")
+}
