@@ -125,6 +125,21 @@ func (c *Comparison) Regressions() []string {
 	return out
 }
 
+// VerdictChanges lists every run whose verdict differs from the baseline
+// run of the same ID, as "run: old -> new".
+func (c *Comparison) VerdictChanges() []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, d := range c.Runs {
+		if d.VerdictChanged() {
+			out = append(out, fmt.Sprintf("%s: verdict %s -> %s", d.ID, d.OldStatus, d.NewStatus))
+		}
+	}
+	return out
+}
+
 // Compare compares current with baseline; nil when baseline is nil.
 //
 // The rules, per group of repetitions (see the Noise constants):

@@ -43,6 +43,7 @@ var kindText = map[results.EventKind]string{
 	results.EventDegraded:      "rollout degraded",
 	results.EventPromoted:      "rollout promoted",
 	results.EventTimeout:       "no decision within the timeout",
+	results.EventPaused:        "rollout paused on an inconclusive analysis",
 	results.EventFaultInjected: "fault injected",
 	results.EventFaultCleared:  "fault cleared",
 }

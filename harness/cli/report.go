@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 func newReportCmd() *cobra.Command {
 	var baseline string
+	var same bool
 	cmd := &cobra.Command{
 		Use:   "report DIR",
 		Short: "Write report.html, junit.xml and summary.md from a run set's results.json",
@@ -31,7 +33,10 @@ failed requests or time to detect exceed the baseline's by more than the
 noise seen across repetitions (the largest of 2 standard deviations, 10% of
 the baseline mean and a small floor), or when its share of wrong verdicts
 (detected -> missed, promoted -> false-alarm) grows beyond the baseline's.
-The comparison goes into summary.md and report.html.
+The comparison goes into summary.md and report.html. With --same-verdicts,
+any run of the same ID whose verdict differs from the baseline's, better or
+worse, is a regression too: that checks that a faster time scale (the PR set)
+reaches the verdicts of the default one (the full set), seed by seed.
 
 Exit status: 0 when the reports were written (and, with --baseline, nothing
 regressed); 1 on a regression against the baseline; 2 when the results could
@@ -39,17 +44,22 @@ not be read or the reports not written. Failed expectations alone do not
 change the status: blastradius run reports those.`,
 		Example: `  blastradius report out
   blastradius report out --baseline baseline-out
+  blastradius report out-pr --baseline out-full --same-verdicts
   cat out/summary.md >> "$GITHUB_STEP_SUMMARY"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return writeReports(cmd.OutOrStdout(), args[0], baseline)
+			if same && baseline == "" {
+				return &exitError{code: ExitHarness, err: errors.New("--same-verdicts: needs --baseline")}
+			}
+			return writeReports(cmd.OutOrStdout(), args[0], baseline, same)
 		},
 	}
 	cmd.Flags().StringVar(&baseline, "baseline", "", "directory (or results.json) of a previous run set to compare with; a regression exits with status 1")
+	cmd.Flags().BoolVar(&same, "same-verdicts", false, "with --baseline: every run found in both must have the baseline's verdict")
 	return cmd
 }
 
-func writeReports(out io.Writer, path, baselinePath string) error {
+func writeReports(out io.Writer, path, baselinePath string, sameVerdicts bool) error {
 	f, err := results.Read(path)
 	if err != nil {
 		return &exitError{code: ExitHarness, err: err}
@@ -75,6 +85,9 @@ func writeReports(out io.Writer, path, baselinePath string) error {
 		return nil
 	}
 	regs := cmp.Regressions()
+	if sameVerdicts {
+		regs = append(regs, cmp.VerdictChanges()...)
+	}
 	if len(regs) == 0 {
 		fmt.Fprintf(out, "no regression against %s: %d runs matched, %d new, %d gone\n", baselinePath, len(cmp.Runs), len(cmp.Added), len(cmp.Removed))
 		return nil

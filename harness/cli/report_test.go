@@ -78,6 +78,25 @@ func TestReportBaseline(t *testing.T) {
 	assert.Contains(t, string(md), "Regression against the baseline")
 }
 
+func TestReportSameVerdicts(t *testing.T) {
+	old := reportSet(t, 40, results.VerdictMissed)
+	better := reportSet(t, 30, results.VerdictDetected)
+	out, err := run(t, "report", better, "--baseline", old)
+	require.NoError(t, err, "missed -> detected is no regression")
+	assert.Contains(t, out, "no regression")
+
+	out, err = run(t, "report", better, "--baseline", old, "--same-verdicts")
+	require.Error(t, err)
+	assert.Equal(t, ExitExpectation, exitCode(err))
+	assert.Contains(t, out, "s/canary-analysis/threshold/seed-1: verdict missed -> detected")
+	assert.Contains(t, out, "s/canary-analysis/threshold/seed-2: verdict missed -> detected")
+
+	_, err = run(t, "report", reportSet(t, 41, results.VerdictMissed), "--baseline", old, "--same-verdicts")
+	require.NoError(t, err)
+	_, err = run(t, "report", better, "--same-verdicts")
+	assert.Equal(t, ExitHarness, exitCode(err), "--same-verdicts needs --baseline")
+}
+
 func TestReportErrors(t *testing.T) {
 	_, err := run(t, "report", t.TempDir())
 	assert.Equal(t, ExitHarness, exitCode(err), "no results.json")

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -36,11 +38,43 @@ func runShipped(t *testing.T, dir string, parallel int) (string, *results.File, 
 	return out, set, &stdout
 }
 
+// runBinary runs the built bin/blastradius with args, as a user would, and
+// returns its stdout and stderr.
+func runBinary(t *testing.T, args ...string) (string, string) {
+	t.Helper()
+	bin := os.Getenv("BLASTRADIUS_BIN")
+	if testing.Short() || bin == "" {
+		t.Skip("needs the tools: run `make test` (BLASTRADIUS_BIN unset or -short)")
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(filepath.Join(bin, "blastradius"), append(args, "--bin", bin)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "stderr:\n%s", stderr.String())
+	return stdout.String(), stderr.String()
+}
+
+// klogLine is the header of a klog line (client-go's log): I1201
+// 13:16:32.123456   1234 file.go:12].
+var klogLine = regexp.MustCompile(`(?m)^[IWEF][0-9]{4} [0-9:.]+ +[0-9]+ [^ ]+:[0-9]+\]`)
+
+func TestKlogLineMatchesClientGoLines(t *testing.T) {
+	assert.Regexp(t, klogLine, "run 1/1: x\nE1201 13:16:32.123456    1234 event.go:359] \"Server rejected event (will not retry!)\"")
+	assert.NotRegexp(t, klogLine, "[smoke/canary-analysis/threshold/seed-1] t+  3s Progressing step 1/6")
+}
+
 // TestRunSmokeScenario runs the short smoke scenario end to end on the local
-// platform: a bad release under canary-analysis must be detected by Argo
-// through the threshold analyzer, and every request accounted for.
+// platform with the built binary: a bad release under canary-analysis must
+// be detected by Argo through the threshold analyzer, every request
+// accounted for, and the terminal must show the user's lines only.
 func TestRunSmokeScenario(t *testing.T) {
-	out, set, stdout := runShipped(t, "smoke", 1)
+	out := t.TempDir()
+	stdoutText, stderrText := runBinary(t, "run", filepath.Join("..", "..", "scenarios", "smoke"), "--out", out)
+	set, err := results.Read(out)
+	require.NoError(t, err)
+	stdout := bytes.NewBufferString(stdoutText)
+	assert.NotRegexp(t, klogLine, stderrText, "library log lines belong in the cluster's log files, not on the terminal")
+	assert.NotRegexp(t, klogLine, stdoutText)
+	assert.Contains(t, stderrText, "smoke/canary-analysis/threshold/seed-1] t+", "the run's status lines (plain, without a terminal)")
 	require.Len(t, set.Runs, 1)
 	r := set.Runs[0]
 	assert.Equal(t, "smoke", r.Scenario)
@@ -56,6 +90,9 @@ func TestRunSmokeScenario(t *testing.T) {
 	assert.True(t, r.Window.End.After(r.Window.Start))
 	assertRecomputes(t, filepath.Join(out, r.Records), r)
 	assert.NotEmpty(t, set.Environment.Kubernetes)
+	require.NotEmpty(t, r.Stages)
+	assert.Equal(t, "namespace", r.Stages[0].Name)
+	assert.Equal(t, "cleanup", r.Stages[len(r.Stages)-1].Name, "where the run's time went, step by step")
 	assert.FileExists(t, filepath.Join(out, r.Records))
 	assert.Contains(t, stdout.String(), "smoke")
 	for _, f := range []string{"report.html", "junit.xml", "summary.md"} {

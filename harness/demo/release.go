@@ -115,7 +115,7 @@ func (s *Session) rollOut(ctx context.Context, x *releaseRun) (results.Outcome, 
 	defer stopWatch()
 	x.w.Run(wctx, s.client, s.dyn)
 	if x.analyzer != "" && s.cfg.Analysis != nil {
-		defer s.cfg.Analysis.Watch(s.cfg.Namespace, s.cfg.Scenario.Analysis.Params)()
+		defer s.cfg.Analysis.Watch(s.cfg.Namespace, s.cfg.Scenario.AnalysisParams())()
 	}
 	f, err := os.Create(filepath.Join(s.cfg.RecordsDir, fmt.Sprintf("release-%d.ndjson", x.id)))
 	if err != nil {

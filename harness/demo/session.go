@@ -272,14 +272,14 @@ func (s *Session) params(strat, an string) strategy.Params {
 		Steps: sc.Steps, StepPause: sc.Scaled(sc.StepPause), AutoPromotion: sc.Scaled(sc.StepPause),
 		ProgressDeadline: max(30*time.Second, sc.Scaled(sc.Analysis.Interval)*time.Duration(max(sc.Analysis.Count, 1))+15*time.Second),
 		CanaryReplicas:   sc.Routing.CanaryReplicas, MirrorPercent: sc.Routing.MirrorPercent,
-		ScrapeInterval: sc.Analysis.ScrapeInterval,
+		ScrapeInterval: sc.AnalysisParams().ScrapeInterval,
 	}
 	if st.Traits().HasAnalysis() {
 		p.Analysis = &strategy.AnalysisParams{
 			URL: s.cfg.AnalysisURL, Analyzer: an, PrometheusURL: s.cfg.PrometheusURL,
 			Interval: sc.Scaled(sc.Analysis.Interval), Count: sc.Analysis.Count,
 			FailureLimit: sc.Analysis.FailureLimit, InconclusiveLimit: sc.Analysis.InconclusiveLimit,
-			Params: sc.Analysis.Params,
+			Params: sc.AnalysisParams(),
 		}
 		if analysis.IsExternal(an) && p.Analysis.Budget == 0 {
 			p.Analysis.Budget = analysis.DefaultBudget

@@ -50,7 +50,10 @@ const (
 	OutcomeAborted  Outcome = "aborted"  // Argo aborted the rollout
 	OutcomeDegraded Outcome = "degraded" // the rollout or Deployment gave up without an abort
 	OutcomeTimeout  Outcome = "timeout"  // no decision within the scenario's timeout
-	OutcomeError    Outcome = "error"    // the harness could not carry the run out
+	// OutcomePaused: Argo paused the rollout on an inconclusive analysis,
+	// which only a person ends (promote or abort): nothing more will happen.
+	OutcomePaused Outcome = "paused"
+	OutcomeError  Outcome = "error" // the harness could not carry the run out
 )
 
 // AnalysisVerdict is an analyzer's answer to one measurement, as Argo's
@@ -136,13 +139,14 @@ const (
 	EventDegraded      EventKind = "degraded"       // decision: the rollout went Degraded without an abort
 	EventPromoted      EventKind = "promoted"       // decision: the candidate became the stable version
 	EventTimeout       EventKind = "timeout"        // the run hit its timeout without a decision
+	EventPaused        EventKind = "paused"         // decision: Argo paused the rollout on an inconclusive analysis, for a person to decide
 )
 
 // IsDecision reports whether the kind ends the wait for a decision: Argo's
 // (or the Deployment controller's) verdict on the candidate, or the timeout.
 func (k EventKind) IsDecision() bool {
 	switch k {
-	case EventAborted, EventDegraded, EventPromoted, EventTimeout:
+	case EventAborted, EventDegraded, EventPromoted, EventTimeout, EventPaused:
 		return true
 	}
 	return false
@@ -162,6 +166,8 @@ func (o Outcome) DecisionEvent() (EventKind, bool) {
 		return EventPromoted, true
 	case OutcomeTimeout:
 		return EventTimeout, true
+	case OutcomePaused:
+		return EventPaused, true
 	}
 	return "", false
 }

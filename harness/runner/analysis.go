@@ -81,7 +81,7 @@ func (x *run) hashes(ctx context.Context, calls []results.AnalysisCall) (cand, s
 func (x *run) describeTrace(tr *analyzer.Trace) {
 	tr.ID, tr.GroundTruth, tr.RootCause = x.spec.ID, x.sc.GroundTruth, x.sc.RootCause
 	tr.Loop = analyzer.Loop{FailureLimit: x.sc.Analysis.FailureLimit, InconclusiveLimit: x.sc.Analysis.InconclusiveLimit}
-	tr.Params = x.sc.Analysis.Params
+	tr.Params = x.sc.AnalysisParams()
 	tr.Labels = map[string]string{
 		"scenario": x.sc.Name, "strategy": x.spec.Strategy, "analyzer": x.spec.Analyzer,
 		"seed": strconv.FormatInt(x.spec.Seed, 10), "stable": x.sc.Stable.Tag, "candidate": x.sc.Candidate.Tag,

@@ -65,6 +65,8 @@ func (x *run) decision(ctx context.Context) results.Outcome {
 		return results.OutcomeAborted
 	case st.Phase == "Degraded":
 		return results.OutcomeDegraded
+	case st.Inconclusive:
+		return results.OutcomePaused
 	case st.Phase == "Healthy" && st.PodHash != "" && st.StableHash == st.PodHash && x.candidateIsStable(ctx, st.StableHash):
 		return results.OutcomePromoted
 	}

@@ -217,12 +217,12 @@ func (r *Runner) newRun(spec scenario.RunSpec, res *results.Run) (*run, error) {
 			URL: r.AnalysisURL, Analyzer: spec.Analyzer, PrometheusURL: r.PrometheusURL,
 			Interval: sc.Scaled(sc.Analysis.Interval), Count: sc.Analysis.Count,
 			FailureLimit: sc.Analysis.FailureLimit, InconclusiveLimit: sc.Analysis.InconclusiveLimit,
-			Params: sc.Analysis.Params,
+			Params: sc.AnalysisParams(),
 		}
 		if analysis.IsExternal(spec.Analyzer) && x.params.Analysis.Budget == 0 {
 			x.params.Analysis.Budget = analysis.DefaultBudget
 		}
-		x.params.ScrapeInterval = sc.Analysis.ScrapeInterval
+		x.params.ScrapeInterval = sc.AnalysisParams().ScrapeInterval
 		info, _ := analysis.Lookup(spec.Analyzer)
 		if info.Provider == analysis.ProviderPrometheus && r.PrometheusURL == "" {
 			return nil, fmt.Errorf("analyzer %s needs the cluster's Prometheus, and the platform has none", spec.Analyzer)

@@ -37,6 +37,14 @@ func TestRolloutStateReadsStepAndWeight(t *testing.T) {
 	assert.Equal(t, int64(50), s.Weight, "the last setWeight at or before the current step")
 	assert.Equal(t, "aaa", s.StableHash)
 	assert.Equal(t, "bbb", s.PodHash)
+	assert.False(t, s.Inconclusive, "a step's pause is Argo's own")
+
+	status := u.Object["status"].(map[string]any)
+	status["pauseConditions"] = []any{map[string]any{"reason": "CanaryPauseStep", "startTime": "2026-12-01T13:00:00Z"}}
+	assert.False(t, watch.ReadRollout(u).Inconclusive)
+	status["pauseConditions"] = []any{map[string]any{"reason": "InconclusiveAnalysisRun", "startTime": "2026-12-01T13:00:00Z"}}
+	assert.True(t, watch.ReadRollout(u).Inconclusive, "paused for a person: the run's decision")
+	delete(status, "pauseConditions")
 
 	u.Object["status"].(map[string]any)["currentStepIndex"] = int64(4)
 	assert.Equal(t, int64(100), watch.ReadRollout(u).Weight, "past the last step the candidate has everything")

@@ -83,7 +83,7 @@ func (x *run) watch(ctx context.Context) error {
 	x.lc.cleanup(stop)
 	x.w.Run(wctx, x.r.client, x.r.dyn)
 	if x.r.Analysis != nil {
-		x.lc.cleanup(x.r.Analysis.Watch(x.ns, x.sc.Analysis.Params))
+		x.lc.cleanup(x.r.Analysis.Watch(x.ns, x.sc.AnalysisParams()))
 	}
 	return nil
 }

@@ -432,6 +432,16 @@ func TestScaled(t *testing.T) {
 	assert.Equal(t, 20*time.Second, (&Scenario{}).Scaled(20*time.Second), "an unset scale is 1")
 }
 
+func TestAnalysisParamsScaleTheScrapeInterval(t *testing.T) {
+	s := load(t, head)
+	assert.Equal(t, 5*time.Second, s.AnalysisParams().ScrapeInterval)
+	require.NoError(t, s.SetTimeScale(0.5))
+	assert.Equal(t, 2500*time.Millisecond, s.AnalysisParams().ScrapeInterval, "scaled with the analysis interval")
+	assert.Equal(t, 5*time.Second, s.Analysis.ScrapeInterval, "the file's value stays")
+	s.TimeScale = 0.1 // a scale the intervals refuse; the floor still holds
+	assert.Equal(t, time.Second, s.AnalysisParams().ScrapeInterval, "never under 1s")
+}
+
 func TestAliasesAndNulls(t *testing.T) {
 	s := load(t, head+`  load:
     slo: &slo 300ms

@@ -269,6 +269,19 @@ func (s *Scenario) Scaled(d time.Duration) time.Duration {
 	return scale(d, s.TimeScale)
 }
 
+// AnalysisParams are the analyzers' parameters as a run uses them: the
+// Prometheus scrape interval is scaled with the analysis interval it feeds
+// (at least 1 s). Unscaled, a candidate at time scale 0.5 was promoted
+// before Prometheus had the two scrapes rate() needs, so every measurement
+// of the prometheus analyzer was inconclusive.
+func (s *Scenario) AnalysisParams() analyzer.Params {
+	p := s.Analysis.Params
+	if p.ScrapeInterval > 0 {
+		p.ScrapeInterval = max(time.Second, s.Scaled(p.ScrapeInterval))
+	}
+	return p
+}
+
 func scale(d time.Duration, f float64) time.Duration {
 	if f <= 0 {
 		f = DefaultTimeScale

@@ -194,6 +194,9 @@ func Judge(in Input, obs Observed) results.Verdict {
 		if _, timedOut := in.First(results.EventTimeout); timedOut {
 			return results.VerdictInconclusive
 		}
+		if _, paused := in.First(results.EventPaused); paused {
+			return results.VerdictInconclusive
+		}
 	}
 	if in.GroundTruth == results.Bad {
 		return results.VerdictMissed

@@ -295,6 +295,8 @@ func TestJudge(t *testing.T) {
 		{"good, no decision", input(false), served, results.VerdictPromoted},
 		{"bad, timed out", input(true, ev(10*sec, results.EventTimeout)), served, results.VerdictInconclusive},
 		{"good, timed out", input(false, ev(10*sec, results.EventTimeout)), served, results.VerdictInconclusive},
+		{"bad, paused on an inconclusive analysis", input(true, ev(8*sec, results.EventPaused)), served, results.VerdictInconclusive},
+		{"good, paused on an inconclusive analysis", input(false, ev(8*sec, results.EventPaused)), served, results.VerdictInconclusive},
 		{"bad, promoted before a timeout", input(true, ev(5*sec, results.EventPromoted), ev(10*sec, results.EventTimeout)), served, results.VerdictMissed},
 		{"bad, no candidate traffic", input(true), none, results.VerdictInconclusive},
 		{"good, promoted without candidate traffic", input(false, ev(5*sec, results.EventPromoted)), none, results.VerdictInconclusive},

@@ -36,7 +36,13 @@ var (
 type RolloutState struct {
 	results.RolloutStatus
 	StableHash, PodHash string
+	// Inconclusive: Argo paused the rollout on an inconclusive analysis
+	// (pause condition InconclusiveAnalysisRun), for a person to decide.
+	Inconclusive bool
 }
+
+// pauseInconclusive is Argo's PauseReasonInconclusiveAnalysis.
+const pauseInconclusive = "InconclusiveAnalysisRun"
 
 // ReadRollout reads a Rollout object's state.
 func ReadRollout(u *unstructured.Unstructured) RolloutState {
@@ -49,6 +55,12 @@ func ReadRollout(u *unstructured.Unstructured) RolloutState {
 	s.PodHash, _, _ = unstructured.NestedString(u.Object, "status", "currentPodHash")
 	s.Replicas, _, _ = unstructured.NestedInt64(u.Object, "status", "replicas")
 	s.ReadyReplicas, _, _ = unstructured.NestedInt64(u.Object, "status", "readyReplicas")
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "pauseConditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["reason"] == pauseInconclusive {
+			s.Inconclusive = true
+		}
+	}
 	steps, _, _ := unstructured.NestedSlice(u.Object, "spec", "strategy", "canary", "steps")
 	s.Steps = int64(len(steps))
 	// The weight in effect: the last setWeight at or before the current step.

@@ -5,7 +5,6 @@ import (
 	"os"
 
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Attach connects to the local cluster another process runs with
@@ -17,7 +16,7 @@ func Attach(opts Options) (*Cluster, error) {
 	if _, err := os.Stat(c.kubeconfig); err != nil {
 		return nil, fmt.Errorf("no local cluster running in %s: %w", c.opts.DataDir, err)
 	}
-	rc, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+	rc, err := restConfig(c.kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig of the running cluster: %w", err)
 	}

@@ -342,12 +342,34 @@ func (c *Cluster) connect(context.Context, *upState) (err error) {
 		klogfile.To(f)
 		c.klogFile = f
 	}
-	c.rest, err = clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+	c.rest, err = restConfig(c.kubeconfig)
 	if err != nil {
 		return err
 	}
 	c.client, err = kubernetes.NewForConfig(c.rest)
 	return err
+}
+
+// Client-side rate limits of every client of the cluster (the node agent
+// and service proxy, the runner, the analysis endpoint, the demo). client-go's
+// defaults (5 requests/s, bursts of 10, per client) are meant for many
+// clients sharing a remote API server; here one node agent reports every
+// pod's status, and at the defaults its updates waited about 1 s each
+// whenever a run's pods started, which delayed readiness, and so Argo's
+// steps, by seconds. The API server is on loopback, and its own limits
+// (max-requests-inflight, priority and fairness) still apply.
+const (
+	clientQPS   = 200
+	clientBurst = 400
+)
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	rc.QPS, rc.Burst = clientQPS, clientBurst
+	return rc, nil
 }
 
 // startNode runs the node agent and the service proxy in this process,
