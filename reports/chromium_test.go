@@ -48,6 +48,9 @@ func chromium(tb testing.TB, timeout time.Duration, args ...string) ([]byte, tim
 		"--user-data-dir=" + tb.TempDir()}
 	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Chromium puts org.chromium.Chromium.* directories in $TMPDIR and
+	// leaves them: give it the test's own.
+	cmd.Env = append(os.Environ(), "TMPDIR="+tb.TempDir())
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer

@@ -46,15 +46,18 @@ type runOptions struct {
 func newRunCmd() *cobra.Command {
 	var o runOptions
 	cmd := &cobra.Command{
-		Use:   "run [FILE|DIR...]",
+		Use:   "run [FILE|DIR|SET...]",
 		Short: "Run scenarios on a fresh cluster and score every run",
 		Long: `Run the matrix scenario × strategy × analyzer × seed of the given scenario
-files and directories (default: scenarios/) on a cluster started for the
-purpose, and write DIR/results.json (see docs/scoring.md).
+files and directories (default: scenarios/), and the runs named by run set
+files (kind RunSet: scenarios/sets/pr.yaml is the PR set, full.yaml the
+nightly one), on a cluster started for the purpose, and write
+DIR/results.json (see docs/scoring.md).
 
 Exit status: 0 when every run completed and every expectation held; 1 when an
 expectation failed; 2 when the harness itself failed.` + catalogHelp(),
-		Example: `  blastradius run scenarios/ --out out
+		Example: `  blastradius run scenarios/sets/pr.yaml --parallel 2
+  blastradius run scenarios/ --out out
   blastradius run scenarios/high-error-rate.yaml --only strategy=canary-analysis --repeat 3`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {

@@ -80,6 +80,8 @@ func openDashboard(t testing.TB, base string) *dashboardBrowser {
 		chromedp.DisableGPU,
 		chromedp.WindowSize(dashboardWidth, dashboardHeight),
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium leaves org.chromium.Chromium.* directories in $TMPDIR.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 		chromedp.Flag("force-device-scale-factor", "1"),
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("disable-quic", true),
