@@ -39,9 +39,10 @@ tools:
 # A run set on the local platform; results in out/. SET=pr (the default) is
 # the PR set, SET=full the nightly set (scenarios/sets/). SCENARIOS replaces
 # the set with files or directories, e.g. SCENARIOS=scenarios/ai with
-# RUN_FLAGS='--llm-replay tapes/ai'. TIME_SCALE replaces the time scale of
-# every scenario (step pauses, analysis intervals). Two runs at a time keep 2
-# cores busy without starving the control plane.
+# RUN_FLAGS='--llm-replay tapes/ai'. TIME_SCALE=F compresses every release F
+# times at 1/F the rate (docs/runner.md, "Time scale"), replacing the set's.
+# Two runs at a time use about 40% of 2 cores: a run mostly waits on Argo's
+# pauses and analyses (docs/runner.md, "Where the time goes").
 SET        ?= pr
 SCENARIOS  ?= scenarios/sets/$(SET).yaml
 PARALLEL   ?= 2

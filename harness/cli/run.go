@@ -80,7 +80,7 @@ expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 	f.StringVar(&o.binDir, "bin", "", "directory of the tools built by make tools (default: $BLASTRADIUS_BIN, else ./bin)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no per-second progress lines")
 	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write the harness's own CPU profile (go tool pprof) to this file")
-	f.Float64Var(&o.timeScale, "time-scale", 0, "multiply every step pause and analysis interval by this instead of each scenario's timeScale (docs/scenarios.md)")
+	f.Float64Var(&o.timeScale, "time-scale", 0, "compress every release by this: pauses, intervals, analysis window, warm-up and fault times times F, the load's rate divided by F (docs/runner.md)")
 	o.ai.register(f)
 	o.ai.registerMetricAI(f)
 	return cmd

@@ -184,7 +184,7 @@ func (s *Session) startPreview(ctx context.Context) (*loadgen.Generator, error) 
 	if err != nil {
 		return nil, fmt.Errorf("preview: %w", err)
 	}
-	p := sc.Load.Profile.Times(sc.Load.PreviewShare)
+	p := sc.LoadProfile().Times(sc.Load.PreviewShare)
 	g, err := loadgen.New(loadgen.Config{URL: url + "/color", Profile: p, Users: sc.Load.Users, Seed: 2,
 		KeepAlive: sc.Load.KeepAlive, SLO: sc.Load.SLO, Timeout: 5 * time.Second})
 	if err != nil {
@@ -335,7 +335,7 @@ func (s *Session) score(x *releaseRun, outcome results.Outcome, win results.Wind
 		Strategy: x.strat.Name(), Analyzer: x.analyzer, GroundTruth: x.groundTruth, RootCause: x.rootCause,
 		Stable: x.stable.Tag, Candidate: x.cand.Tag, Namespace: s.cfg.Namespace, StartedAt: x.started, AppliedAt: x.applied,
 		EndedAt: time.Now(), Outcome: outcome, Window: win, Events: x.w.Events(),
-		Load: results.Load{Profile: sc.Load.Profile.String(), Users: sc.Load.Users, SLOSeconds: sc.Load.SLO.Seconds()},
+		Load: results.Load{Profile: sc.LoadProfile().String(), Users: sc.Load.Users, SLOSeconds: sc.Load.SLO.Seconds()},
 		Logs: []results.LogExcerpt{}, Analysis: []results.AnalysisCall{}, Expectations: []results.Expectation{},
 	}
 	if res.Analyzer == "" {

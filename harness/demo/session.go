@@ -305,7 +305,7 @@ func (s *Session) startLoad(ctx context.Context, strat string, records *os.File)
 		return nil, err
 	}
 	cfg := loadgen.Config{
-		URL: url + "/color", Profile: sc.Load.Profile, Users: sc.Load.Users, Seed: 1,
+		URL: url + "/color", Profile: sc.LoadProfile(), Users: sc.Load.Users, Seed: 1,
 		KeepAlive: sc.Load.KeepAlive, SLO: sc.Load.SLO, Timeout: 5 * time.Second,
 		Headers: headers, Cohort: cohort, OnRecord: s.live.record,
 	}

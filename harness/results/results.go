@@ -55,7 +55,11 @@ type Run struct {
 	RootCause RootCause `json:"rootCause,omitempty"`
 	Stable    string    `json:"stable"`
 	Candidate string    `json:"candidate"`
-	Namespace string    `json:"namespace"`
+	// TimeScale is the run's time scale (run --time-scale, a run set's):
+	// the release compressed by it, the load's rate divided by it
+	// (docs/runner.md); 1 when none was given.
+	TimeScale float64 `json:"timeScale,omitempty"`
+	Namespace string  `json:"namespace"`
 
 	Scores
 

@@ -105,4 +105,11 @@ func TestFaultItemsLastEvent(t *testing.T) {
 	assert.Equal(t, 45*time.Second, last, "an uncleared fault's own time counts, not 'never'")
 	assert.Equal(t, "runtime", items[0].Fault.Kind())
 	assert.Equal(t, "traffic", items[1].Fault.Kind())
+
+	sc.RunTimeScale = 0.5
+	items, last, err = faultItems(sc)
+	require.NoError(t, err)
+	assert.Equal(t, 22500*time.Millisecond, last, "a run's time scale compresses the timeline")
+	assert.Equal(t, 5*time.Second, items[1].At)
+	assert.Equal(t, 15*time.Second, items[1].Clear)
 }

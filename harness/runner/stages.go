@@ -120,7 +120,7 @@ func (x *run) startLoad(ctx context.Context) error {
 		return err
 	}
 	x.gen, err = loadgen.New(loadgen.Config{
-		URL: url + "/color", Profile: x.sc.Load.Profile, Users: x.sc.Load.Users, Seed: x.spec.Seed,
+		URL: url + "/color", Profile: x.sc.LoadProfile(), Users: x.sc.Load.Users, Seed: x.spec.Seed,
 		KeepAlive: x.sc.Load.KeepAlive, SLO: x.sc.Load.SLO, Records: f, Timeout: 5 * time.Second,
 		OnSecond: x.live.add, Headers: headers, Cohort: cohort,
 	})
@@ -163,7 +163,7 @@ func (x *run) startPreview(ctx context.Context) (*loadgen.Generator, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := x.sc.Load.Profile.Times(x.sc.Load.PreviewShare)
+	p := x.sc.LoadProfile().Times(x.sc.Load.PreviewShare)
 	g, err := loadgen.New(loadgen.Config{URL: url + "/color", Profile: p, Users: x.sc.Load.Users, Seed: x.spec.Seed + 1,
 		KeepAlive: x.sc.Load.KeepAlive, SLO: x.sc.Load.SLO, Timeout: 5 * time.Second})
 	if err != nil {
@@ -204,7 +204,7 @@ func (x *run) stopLoad() (time.Time, error) {
 
 // warmUp holds load on the stable version alone.
 func (x *run) warmUp(ctx context.Context) error {
-	if !sleep.For(ctx, x.sc.Load.Warmup) {
+	if !sleep.For(ctx, x.sc.Compressed(x.sc.Load.Warmup)) {
 		return ctx.Err()
 	}
 	return nil
@@ -257,7 +257,7 @@ func faultItems(sc *scenario.Scenario) ([]fault.Item, time.Duration, error) {
 	var items []fault.Item
 	var last time.Duration
 	for _, f := range sc.Faults {
-		it := fault.Item{At: f.At, Clear: f.Clear}
+		it := fault.Item{At: sc.Compressed(f.At), Clear: sc.Compressed(f.Clear)}
 		switch {
 		case f.PodKill != nil:
 			it.Fault = &fault.PodKill{Target: fault.Target(f.PodKill.Target), Count: f.PodKill.Count}
@@ -271,7 +271,7 @@ func faultItems(sc *scenario.Scenario) ([]fault.Item, time.Duration, error) {
 			return nil, 0, fmt.Errorf("%s:%d: fault of no known kind", sc.File, f.Line)
 		}
 		items = append(items, it)
-		last = max(last, f.At, f.Clear) // the timeline's last event (End() is "never" without a clear)
+		last = max(last, it.At, it.Clear) // the timeline's last event (End() is "never" without a clear)
 	}
 	return items, last, nil
 }
@@ -310,6 +310,7 @@ func (x *run) settle(ctx context.Context) error {
 	if x.res.Outcome == results.OutcomeAborted || x.res.Outcome == results.OutcomeDegraded {
 		x.waitTrafficOffCandidate(ctx)
 	}
+	settle := x.sc.Compressed(settle)
 	until := time.Now().Add(settle)
 	if end := x.applied.Add(x.lastFault + settle); end.After(until) && time.Until(end) < x.sc.Timeout {
 		until = end

@@ -508,13 +508,59 @@ func TestSetTimeScaleChecksWhatTheFileWouldHave(t *testing.T) {
 	}{
 		{0, "greater than 0"},
 		{11, "at most 10"},
-		{0.05, "stepPause 10s scaled by 0.05 is 500ms"},
-		{0.2, "analysis interval 4s scaled by 0.2 is 800ms"},
+		{0.05, "stepPause 10s at time scale 0.05 is 500ms"},
+		{0.2, "analysis interval 4s at time scale 0.2 is 800ms"},
 		{2, "timeout 30s is too short for the canary steps at time scale 2: 2 steps × 20s = 40s"},
 	} {
 		err := s.SetTimeScale(c.scale)
 		require.Error(t, err, c.scale)
 		assert.Contains(t, err.Error(), c.want)
 	}
-	assert.Equal(t, 0.5, s.TimeScale, "a refused scale changes nothing")
+	assert.Equal(t, 0.5, s.RunTimeScale, "a refused scale changes nothing")
+	assert.Equal(t, 1.0, s.TimeScale, "the file's own stays")
+}
+
+// TestRunTimeScaleCompressesTheRelease: at a run's time scale F the release
+// is F times as fast and the load 1/F times the rate, so every step and
+// every analysis window holds the requests it would at 1; the file's own
+// timeScale paces Argo alone.
+func TestRunTimeScaleCompressesTheRelease(t *testing.T) {
+	s := load(t, head+`  timeScale: 0.5
+  load:
+    rate: 100
+    warmup: 10s
+  analysis:
+    window: 10s
+    scrapeInterval: 4s
+  faults:
+  - at: 40s
+    clear: 50s
+    traffic: {factor: 2}
+`)
+	assert.Equal(t, 5*time.Second, s.Scaled(s.StepPause), "the file's timeScale paces Argo")
+	assert.Equal(t, 10*time.Second, s.Compressed(s.Load.Warmup), "and nothing else")
+	assert.Equal(t, 100.0, s.LoadProfile().Rate)
+	assert.Equal(t, 10*time.Second, s.AnalysisParams().Window)
+	assert.Equal(t, 2*time.Second, s.AnalysisParams().ScrapeInterval)
+
+	require.NoError(t, s.SetTimeScale(0.5))
+	assert.Equal(t, 2500*time.Millisecond, s.Scaled(s.StepPause), "both scales multiply Argo's pace")
+	assert.Equal(t, 5*time.Second, s.Compressed(s.Load.Warmup))
+	assert.Equal(t, 20*time.Second, s.Compressed(s.Faults[0].At))
+	assert.Equal(t, 200.0, s.LoadProfile().Rate, "twice the rate for half the time")
+	assert.Equal(t, 5*time.Second, s.AnalysisParams().Window, "the same requests per window")
+	assert.Equal(t, time.Second, s.AnalysisParams().ScrapeInterval, "never under 1s")
+	assert.Equal(t, 100.0, s.Load.Profile.Rate, "the file's values stay")
+
+	sine := load(t, head+"  load:\n    profile: sine:rate=50,amplitude=20,period=60s\n")
+	require.NoError(t, sine.SetTimeScale(0.5))
+	p := sine.LoadProfile()
+	assert.Equal(t, 100.0, p.Rate)
+	assert.Equal(t, 40.0, p.Amplitude)
+	assert.Equal(t, 30*time.Second, p.Period)
+
+	fast := load(t, head+"  load:\n    rate: 900000\n")
+	err := fast.SetTimeScale(0.5)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the load at time scale 0.5")
 }

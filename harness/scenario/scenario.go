@@ -85,7 +85,12 @@ type Scenario struct {
 
 	Steps     []int         // canary weights, percent, ascending
 	StepPause time.Duration // unscaled; see Scaled
+	// TimeScale is the file's timeScale: Argo's pace (step pauses, analysis
+	// intervals, scrapes) and nothing else.
 	TimeScale float64
+	// RunTimeScale is the run's time scale (SetTimeScale), 0 or 1 for none:
+	// the whole release compressed, the load's rate raised to match.
+	RunTimeScale float64
 
 	Faults []Fault // in file order
 
@@ -157,7 +162,8 @@ const (
 
 // Fault is one entry of the fault timeline. Exactly one of PodKill, Runtime
 // and Traffic is set. Times count from the moment the candidate is applied
-// and are not scaled by TimeScale.
+// and are not scaled by TimeScale; a run's time scale compresses them
+// (Compressed).
 type Fault struct {
 	At    time.Duration
 	Clear time.Duration // 0: never cleared; else > At
@@ -262,24 +268,51 @@ func (s *Scenario) ExpectFor(strategy string) *Expect {
 	return nil
 }
 
-// Scaled multiplies d by the scenario's time scale, rounded to the
-// millisecond. Step pauses and analysis intervals are scaled; fault times,
-// warmup, SLO, analysis window and timeout are not.
+// Scaled multiplies d by the scenario's time scale and the run's, rounded
+// to the millisecond: step pauses and analysis intervals.
 func (s *Scenario) Scaled(d time.Duration) time.Duration {
-	return scale(d, s.TimeScale)
+	return scale(d, orOne(s.TimeScale)*orOne(s.RunTimeScale))
 }
 
-// AnalysisParams are the analyzers' parameters as a run uses them: the
+// Compressed multiplies d by the run's time scale alone: the warm-up, fault
+// times, the analysis window and the settling, which the file's timeScale
+// leaves alone (they are the release's time, not Argo's pace).
+func (s *Scenario) Compressed(d time.Duration) time.Duration {
+	return scale(d, orOne(s.RunTimeScale))
+}
+
+// LoadProfile is the load as a run sends it: at run time scale F every rate
+// is divided by F (and a sine's period multiplied by it), so that each step
+// and each analysis window sees the requests it would at scale 1.
+func (s *Scenario) LoadProfile() loadgen.Profile {
+	f := orOne(s.RunTimeScale)
+	p := s.Load.Profile.Times(1 / f)
+	p.Period = scale(p.Period, f)
+	return p
+}
+
+// AnalysisParams are the analyzers' parameters as a run uses them. The
 // Prometheus scrape interval is scaled with the analysis interval it feeds
-// (at least 1 s). Unscaled, a candidate at time scale 0.5 was promoted
-// before Prometheus had the two scrapes rate() needs, so every measurement
-// of the prometheus analyzer was inconclusive.
+// (at least 1 s): unscaled, a candidate at time scale 0.5 was promoted
+// before Prometheus had the two scrapes rate() needs. The window follows
+// the run's time scale (at least 1 s), so that at twice the rate it holds
+// the same requests.
 func (s *Scenario) AnalysisParams() analyzer.Params {
 	p := s.Analysis.Params
 	if p.ScrapeInterval > 0 {
 		p.ScrapeInterval = max(time.Second, s.Scaled(p.ScrapeInterval))
 	}
+	if p.Window > 0 {
+		p.Window = max(time.Second, s.Compressed(p.Window))
+	}
 	return p
+}
+
+func orOne(f float64) float64 {
+	if f <= 0 {
+		return 1
+	}
+	return f
 }
 
 func scale(d time.Duration, f float64) time.Duration {
@@ -315,25 +348,32 @@ func hasAnalysis(name string) bool {
 	return t.HasAnalysis()
 }
 
-// SetTimeScale replaces the scenario's timeScale (the run command's
-// --time-scale), with the checks the file's own value gets: Argo counts
-// pauses in whole seconds, the analysis interval must stay at least 1s, and
-// the canary steps must fit in the timeout.
+// SetTimeScale sets the run's time scale (the run command's --time-scale,
+// a run set's timeScale): the whole release happens F times as fast, at
+// 1/F times the rate (docs/runner.md, "Time scale"). Checked as the file's
+// own values are: Argo counts pauses in whole seconds, the analysis
+// interval must stay at least 1s, the canary steps must fit in the timeout,
+// and the rate must stay within the load generator's.
 func (s *Scenario) SetTimeScale(f float64) error {
 	if f <= 0 || f > MaxTimeScale {
 		return fmt.Errorf("time scale must be greater than 0 and at most %g, got %g", MaxTimeScale, f)
 	}
-	if p := scale(s.StepPause, f); p < time.Second {
-		return fmt.Errorf("%s: stepPause %v scaled by %g is %v; Argo Rollouts counts pauses in whole seconds, so it must be at least 1s", s.File, s.StepPause, f, p)
+	t := *s
+	t.RunTimeScale = f
+	if p := t.Scaled(s.StepPause); p < time.Second {
+		return fmt.Errorf("%s: stepPause %v at time scale %g is %v; Argo Rollouts counts pauses in whole seconds, so it must be at least 1s", s.File, s.StepPause, f, p)
 	}
-	if i := scale(s.Analysis.Interval, f); i < time.Second {
-		return fmt.Errorf("%s: analysis interval %v scaled by %g is %v; it must be at least 1s", s.File, s.Analysis.Interval, f, i)
+	if i := t.Scaled(s.Analysis.Interval); i < time.Second {
+		return fmt.Errorf("%s: analysis interval %v at time scale %g is %v; it must be at least 1s", s.File, s.Analysis.Interval, f, i)
 	}
 	if s.UsesCanarySteps() {
-		if need := time.Duration(len(s.Steps)) * scale(s.StepPause, f); need >= s.Timeout {
-			return fmt.Errorf("%s: timeout %v is too short for the canary steps at time scale %g: %d steps × %v = %v", s.File, s.Timeout, f, len(s.Steps), scale(s.StepPause, f), need)
+		if need := time.Duration(len(s.Steps)) * t.Scaled(s.StepPause); need >= s.Timeout {
+			return fmt.Errorf("%s: timeout %v is too short for the canary steps at time scale %g: %d steps × %v = %v", s.File, s.Timeout, f, len(s.Steps), t.Scaled(s.StepPause), need)
 		}
 	}
-	s.TimeScale = f
+	if err := t.LoadProfile().Validate(0); err != nil && s.Load.Profile.Validate(0) == nil {
+		return fmt.Errorf("%s: the load at time scale %g: %w", s.File, f, err)
+	}
+	s.RunTimeScale = f
 	return nil
 }

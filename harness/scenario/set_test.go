@@ -45,7 +45,7 @@ spec:
 	}, ids(plan.Runs))
 	for i, r := range plan.Runs {
 		assert.Equal(t, i, r.Index)
-		assert.Equal(t, 0.5, r.Scenario.TimeScale, "the set's time scale")
+		assert.Equal(t, 0.5, r.Scenario.RunTimeScale, "the set's time scale")
 	}
 	assert.Len(t, plan.Scenarios, 2, "a file named twice is one scenario")
 
@@ -58,13 +58,13 @@ spec:
 		"b/canary-analysis/threshold/seed-1", "b/canary-analysis/threshold/seed-2",
 		"b/blue-green/none/seed-1", "b/blue-green/none/seed-2",
 	}, ids(plan.Runs))
-	assert.Equal(t, 2.0, plan.Runs[0].Scenario.TimeScale)
+	assert.Equal(t, 2.0, plan.Runs[0].Scenario.RunTimeScale)
 
 	// Plain files and directories still plan as before.
 	plan, err = PlanRuns([]string{dir}, PlanOptions{})
 	require.NoError(t, err)
 	assert.Len(t, plan.Runs, 12)
-	assert.Equal(t, 1.0, plan.Runs[0].Scenario.TimeScale)
+	assert.Equal(t, 0.0, plan.Runs[0].Scenario.RunTimeScale, "no run scale: the scenario as written")
 }
 
 func TestPlanRunsRefusesOneScenarioAtTwoScales(t *testing.T) {
