@@ -119,3 +119,31 @@ spec:
 	_, err = PlanRuns([]string{path}, PlanOptions{})
 	require.Error(t, err, "a bad set is refused before any scenario is read")
 }
+
+// The shipped sets plan: the PR set gives every strategy, and every
+// builtin analyzer gating at least once; the full set is every run of
+// scenarios/ and scenarios/routed/, three seeds each.
+func TestShippedSets(t *testing.T) {
+	dir := filepath.Join("..", "..", "scenarios")
+	pr, err := PlanRuns([]string{filepath.Join(dir, "sets", "pr.yaml")}, PlanOptions{})
+	require.NoError(t, err)
+	strategies, analyzers := map[string]bool{}, map[string]bool{}
+	for _, r := range pr.Runs {
+		strategies[r.Strategy], analyzers[r.Analyzer] = true, true
+	}
+	for _, s := range strategy.Names() {
+		assert.True(t, strategies[s], "the PR set runs %s", s)
+	}
+	for _, a := range []string{"threshold", "prometheus", "kayenta", "sprt", "sequential"} {
+		assert.True(t, analyzers[a], "the PR set gates with %s", a)
+	}
+
+	full, err := PlanRuns([]string{filepath.Join(dir, "sets", "full.yaml")}, PlanOptions{})
+	require.NoError(t, err)
+	each, err := PlanRuns([]string{dir, filepath.Join(dir, "routed")}, PlanOptions{Repeat: 3})
+	require.NoError(t, err)
+	assert.Equal(t, ids(each.Runs), ids(full.Runs))
+	for _, r := range pr.Runs {
+		assert.Contains(t, ids(full.Runs), r.ID, "every PR run is a nightly run too, seed for seed")
+	}
+}
