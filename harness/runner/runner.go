@@ -169,7 +169,7 @@ func (r *Runner) Run(ctx context.Context, spec scenario.RunSpec) (res *results.R
 		Strategy: spec.Strategy, Analyzer: spec.Analyzer, Seed: spec.Seed,
 		GroundTruth: sc.GroundTruth, RootCause: sc.RootCause, Stable: sc.Stable.Tag, Candidate: sc.Candidate.Tag,
 		Namespace: Namespace(spec.ID), StartedAt: time.Now(),
-		TimeScale: orOne(sc.RunTimeScale),
+		TimeScale: sc.RunScale(),
 		Load:      results.Load{Profile: sc.LoadProfile().String(), Users: sc.Load.Users, SLOSeconds: sc.Load.SLO.Seconds()},
 		Logs:      []results.LogExcerpt{}, Analysis: []results.AnalysisCall{}, Expectations: []results.Expectation{},
 	}
@@ -237,13 +237,6 @@ func (r *Runner) newRun(spec scenario.RunSpec, res *results.Run) (*run, error) {
 	}
 	x.w = watch.New(x.ns, x.params.App, nil)
 	return x, nil
-}
-
-func orOne(f float64) float64 {
-	if f <= 0 {
-		return 1
-	}
-	return f
 }
 
 // progressDeadline is how long a rollout may go without progress before

@@ -129,13 +129,9 @@ func LoadAll(paths ...string) ([]*Scenario, error) {
 // Parse validates a scenario from data; file names it in errors and becomes
 // Scenario.File.
 func Parse(file string, data []byte) (*Scenario, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &Error{File: file, Msg: "empty file; want a scenario (apiVersion: " + APIVersion + ", kind: " + Kind + ")"}
-		}
-		return nil, syntaxError(file, err)
+	dec, doc, err := firstDocument(file, data, "a scenario", Kind)
+	if err != nil {
+		return nil, err
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
@@ -144,17 +140,44 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	case !errors.Is(err, io.EOF):
 		return nil, syntaxError(file, err)
 	}
-	if len(doc.Content) == 0 {
-		return nil, &Error{File: file, Msg: "empty file; want a scenario (apiVersion: " + APIVersion + ", kind: " + Kind + ")"}
-	}
 	d := &decoder{file: file}
-	s := d.scenario(deref(doc.Content[0]))
-	slices.SortStableFunc(d.errs, func(a, b error) int { return a.(*Error).Line - b.(*Error).Line })
+	s := d.scenario(doc)
 	if err := d.err(); err != nil {
 		return nil, err
 	}
 	s.File = file
 	return s, nil
+}
+
+// firstDocument decodes the first YAML document of a file that should
+// hold what (kind), and returns its root node and the decoder, positioned
+// after it.
+func firstDocument(file string, data []byte, what, kind string) (*yaml.Decoder, *yaml.Node, error) {
+	empty := &Error{File: file, Msg: "empty file; want " + what + " (apiVersion: " + APIVersion + ", kind: " + kind + ")"}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil, empty
+		}
+		return nil, nil, syntaxError(file, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil, empty
+	}
+	return dec, deref(doc.Content[0]), nil
+}
+
+// header checks apiVersion and kind of a document's root mapping.
+func (f *fields) header(kind string) {
+	for _, kv := range [][2]string{{"apiVersion", APIVersion}, {"kind", kind}} {
+		key, want := kv[0], kv[1]
+		if f.require(key) {
+			if v, ok := f.str(key); ok && v != want {
+				f.errorf(key, "unsupported %s %q (want %s)", key, v, want)
+			}
+		}
+	}
 }
 
 // dnsLabel is an RFC 1123 label, as Kubernetes names need.
@@ -166,14 +189,7 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 	if root == nil {
 		return s
 	}
-	for _, kv := range [][2]string{{"apiVersion", APIVersion}, {"kind", Kind}} {
-		key, want := kv[0], kv[1]
-		if root.require(key) {
-			if v, ok := root.str(key); ok && v != want {
-				root.errorf(key, "unsupported %s %q (want %s)", key, v, want)
-			}
-		}
-	}
+	root.header(Kind)
 	if root.require("metadata") {
 		if md := root.child("metadata", metadataKeys); md != nil {
 			if md.require("name") {

@@ -308,6 +308,9 @@ func (s *Scenario) AnalysisParams() analyzer.Params {
 	return p
 }
 
+// RunScale is the run's time scale, 1 when none was set.
+func (s *Scenario) RunScale() float64 { return orOne(s.RunTimeScale) }
+
 func orOne(f float64) float64 {
 	if f <= 0 {
 		return 1

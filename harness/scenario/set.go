@@ -1,13 +1,10 @@
 package scenario
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -46,41 +43,42 @@ type SetEntry struct {
 // IsSetFile reports whether path is a file whose kind is RunSet. A file that
 // cannot be read or parsed is not (Load reports its problem).
 func IsSetFile(path string) bool {
-	st, err := os.Stat(path)
-	if err != nil || st.IsDir() {
-		return false
+	_, ok := setData(path)
+	return ok
+}
+
+// setData is the content of path if it is a run set file.
+func setData(path string) ([]byte, bool) {
+	if st, err := os.Stat(path); err != nil || st.IsDir() {
+		return nil, false
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return false
+		return nil, false
 	}
 	var head struct {
 		Kind string `yaml:"kind"`
 	}
-	return yaml.Unmarshal(data, &head) == nil && head.Kind == SetKind
+	return data, yaml.Unmarshal(data, &head) == nil && head.Kind == SetKind
 }
 
 // LoadSet reads and validates a run set file (not the scenarios it names:
-// Plan loads those). Errors name file, line and field.
+// PlanRuns loads those). Errors name file, line and field.
 func LoadSet(path string) (*Set, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &Error{File: path, Msg: "empty file; want a run set (apiVersion: " + APIVersion + ", kind: " + SetKind + ")"}
-		}
-		return nil, syntaxError(path, err)
-	}
-	if len(doc.Content) == 0 {
-		return nil, &Error{File: path, Msg: "empty file; want a run set (apiVersion: " + APIVersion + ", kind: " + SetKind + ")"}
+	return parseSet(path, data)
+}
+
+func parseSet(path string, data []byte) (*Set, error) {
+	_, doc, err := firstDocument(path, data, "a run set", SetKind)
+	if err != nil {
+		return nil, err
 	}
 	d := &decoder{file: path}
-	s := d.set(deref(doc.Content[0]))
-	slices.SortStableFunc(d.errs, func(a, b error) int { return a.(*Error).Line - b.(*Error).Line })
+	s := d.set(doc)
 	if err := d.err(); err != nil {
 		return nil, err
 	}
@@ -94,13 +92,7 @@ func (d *decoder) set(n *yaml.Node) *Set {
 	if root == nil {
 		return s
 	}
-	for _, kv := range [][2]string{{"apiVersion", APIVersion}, {"kind", SetKind}} {
-		if root.require(kv[0]) {
-			if v, ok := root.str(kv[0]); ok && v != kv[1] {
-				root.errorf(kv[0], "unsupported %s %q (want %s)", kv[0], v, kv[1])
-			}
-		}
-	}
+	root.header(SetKind)
 	if root.require("metadata") {
 		if md := root.child("metadata", metadataKeys); md != nil && md.require("name") {
 			if v, ok := md.str("name"); ok {
@@ -221,11 +213,12 @@ func PlanRuns(paths []string, o PlanOptions) (*Plan, error) {
 	var groups []group
 	var errs []error
 	for _, p := range paths {
-		if !IsSetFile(p) {
+		data, isSet := setData(p)
+		if !isSet {
 			groups = append(groups, group{paths: []string{p}})
 			continue
 		}
-		s, err := LoadSet(p)
+		s, err := parseSet(p, data)
 		if err != nil {
 			errs = append(errs, err)
 			continue

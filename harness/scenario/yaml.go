@@ -63,7 +63,11 @@ func (d *decoder) errorf(line int, field, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
-func (d *decoder) err() error { return errors.Join(d.errs...) }
+// err joins the errors collected, in line order.
+func (d *decoder) err() error {
+	slices.SortStableFunc(d.errs, func(a, b error) int { return a.(*Error).Line - b.(*Error).Line })
+	return errors.Join(d.errs...)
+}
 
 func join(path, key string) string {
 	if path == "" {
