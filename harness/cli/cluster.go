@@ -31,6 +31,7 @@ type clusterFlags struct {
 	platform string
 	dataDir  string
 	binDir   string
+	up       upFlags // cluster up only
 }
 
 func (f *clusterFlags) register(cmd *cobra.Command) {
@@ -70,6 +71,9 @@ func newClusterUpCmd() *cobra.Command {
 			if err := f.check(); err != nil {
 				return err
 			}
+			if err := f.up.load(); err != nil {
+				return err
+			}
 			if foreground {
 				return runClusterForeground(cmd, f)
 			}
@@ -80,6 +84,7 @@ func newClusterUpCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	f.up.register(cmd)
 	cmd.Flags().BoolVar(&foreground, "foreground", false, "run the cluster in this process until interrupted")
 	return cmd
 }
@@ -88,7 +93,8 @@ func newClusterUpCmd() *cobra.Command {
 func runClusterForeground(cmd *cobra.Command, f clusterFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c, err := platform.New(f.platform, platform.Options{BinDir: f.binDir, DataDir: f.dataDir, Log: cmd.ErrOrStderr()})
+	c, err := platform.New(f.platform, platform.Options{BinDir: f.binDir, DataDir: f.dataDir, Log: cmd.ErrOrStderr(), ImageAliases: f.up.aliases, StepPlugins: f.up.stepPlugins,
+		FailureLogs: defaultLogDir(f.platform)})
 	if err != nil {
 		return err
 	}
@@ -119,6 +125,7 @@ func startSupervisor(cmd *cobra.Command, f clusterFlags) error {
 	if f.binDir != "" {
 		args = append(args, "--bin", f.binDir)
 	}
+	args = append(args, f.up.args()...)
 	sup := exec.Command(exe, args...)
 	sup.Stdout, sup.Stderr = logf, logf
 	sup.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // survives this command and its terminal
@@ -176,6 +183,23 @@ Stop it with: blastradius cluster down --platform local
 	}
 }
 
+// defaultLogDir is where logs are kept when no directory is named: one
+// directory per occasion, so that nothing earlier is overwritten.
+func defaultLogDir(platformName string) string {
+	return filepath.Join(".blastradius", "logs", platformName+"-"+time.Now().UTC().Format("20060102T150405Z"))
+}
+
+// keepClusterLogs copies the cluster's logs, and the supervisor's own, to dir.
+func keepClusterLogs(ctx context.Context, f clusterFlags, dir string) error {
+	if err := local.ExportLogsFrom(ctx, f.dataDir, dir); err != nil {
+		return err
+	}
+	if data, err := os.ReadFile(f.logFile()); err == nil {
+		return os.WriteFile(filepath.Join(dir, "cluster-up.log"), data, 0o644)
+	}
+	return nil
+}
+
 // supervisorPid returns the pid of a running cluster supervisor.
 func supervisorPid(f clusterFlags) (int, bool) {
 	data, err := os.ReadFile(f.pidFile())
@@ -191,6 +215,7 @@ func supervisorPid(f clusterFlags) (int, bool) {
 
 func newClusterDownCmd() *cobra.Command {
 	var f clusterFlags
+	var keepLogs string
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Stop a cluster started with cluster up and remove its data",
@@ -198,6 +223,14 @@ func newClusterDownCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.check(); err != nil {
 				return err
+			}
+			if keepLogs != "" {
+				// Copied while the cluster still runs: what led here is
+				// in them, and nothing of the data dir survives the stop.
+				if err := keepClusterLogs(cmd.Context(), f, keepLogs); err != nil {
+					return fmt.Errorf("--keep-logs: %w (the cluster is left running)", err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "the cluster's logs are kept in %s\n", keepLogs)
 			}
 			if pid, ok := supervisorPid(f); ok {
 				_ = syscall.Kill(pid, syscall.SIGTERM)
@@ -220,6 +253,8 @@ func newClusterDownCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringVar(&keepLogs, "keep-logs", "", "copy the component and container logs to this directory before stopping (bare flag: "+defaultLogDir(local.Name)+")")
+	cmd.Flags().Lookup("keep-logs").NoOptDefVal = defaultLogDir(local.Name)
 	return cmd
 }
 

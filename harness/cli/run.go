@@ -116,7 +116,8 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 	// A cluster of its own, gone when the command ends, however it ends.
 	plugins, backing := o.ai.metricAI()
 	cluster, err := platform.New(o.platform, platform.Options{
-		BinDir: o.binDir, DataDir: filepath.Join(".blastradius", "run-"+o.platform), Log: stderr, MetricPlugins: plugins})
+		BinDir: o.binDir, DataDir: filepath.Join(".blastradius", "run-"+o.platform), Log: stderr, MetricPlugins: plugins,
+		FailureLogs: rs.clusterLogs()})
 	if err != nil {
 		return &exitError{code: ExitHarness, err: fmt.Errorf("--platform: %w", err)}
 	}
@@ -127,6 +128,13 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 	defer func() {
 		down, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
+		if rs.anyFailed() {
+			if err := cluster.ExportLogs(down, rs.clusterLogs()); err != nil {
+				rs.say("keeping the cluster's logs: " + err.Error())
+			} else {
+				rs.say("a run failed: the cluster's logs are kept in " + rs.clusterLogs())
+			}
+		}
 		if err := cluster.Down(down); err != nil {
 			rs.say("cluster down: " + err.Error())
 		}
@@ -320,6 +328,24 @@ func (rs *runSet) finish(ctx context.Context, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// clusterLogs is where the cluster's logs are kept when something failed.
+func (rs *runSet) clusterLogs() string { return filepath.Join(rs.out, "cluster-logs") }
+
+// anyFailed reports a harness error or a failed expectation in any run.
+func (rs *runSet) anyFailed() bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.harnessErr != nil {
+		return true
+	}
+	for i := range rs.runs {
+		if r := &rs.runs[i]; rs.done[i] && (r.Error != "" || r.Failed()) {
+			return true
+		}
+	}
+	return false
 }
 
 func oneLine(r *results.Run) string {

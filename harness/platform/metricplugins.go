@@ -17,7 +17,9 @@ const (
 	ArgoMetricPluginsKey = "metricProviderPlugins"
 	// ArgoTrafficRouterPluginsKey lists traffic-router plugins, the same way.
 	ArgoTrafficRouterPluginsKey = "trafficRouterPlugins"
-	ArgoControllerRoleName      = "argo-rollouts"
+	// ArgoStepPluginsKey lists step plugins, the same way.
+	ArgoStepPluginsKey     = "stepPlugins"
+	ArgoControllerRoleName = "argo-rollouts"
 )
 
 // MetricPlugin is an Argo Rollouts metric provider plugin that the platform
@@ -32,6 +34,9 @@ type MetricPlugin struct {
 	// Rules are what the plugin needs beyond the controller's ClusterRole:
 	// it runs as a child of the controller, with the controller's identity.
 	Rules []rbacv1.PolicyRule
+	// Disabled lists a step plugin that Argo ignores where a Rollout names
+	// it (Argo honours it for step plugins only).
+	Disabled bool
 }
 
 // MetricProviderPlugins is the metricProviderPlugins value of Argo's
@@ -40,6 +45,7 @@ func MetricProviderPlugins(plugins []MetricPlugin) (string, error) {
 	type item struct {
 		Name     string `json:"name"`
 		Location string `json:"location"`
+		Disabled bool   `json:"disabled,omitempty"`
 	}
 	items := make([]item, 0, len(plugins))
 	for _, p := range plugins {
@@ -49,7 +55,7 @@ func MetricProviderPlugins(plugins []MetricPlugin) (string, error) {
 		if !filepath.IsAbs(p.Path) {
 			return "", fmt.Errorf("metric plugin %s: %q is not an absolute path", p.Name, p.Path)
 		}
-		items = append(items, item{Name: p.Name, Location: "file://" + filepath.ToSlash(p.Path)})
+		items = append(items, item{Name: p.Name, Location: "file://" + filepath.ToSlash(p.Path), Disabled: p.Disabled})
 	}
 	out, err := yaml.Marshal(items)
 	return string(out), err

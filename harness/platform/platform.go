@@ -22,6 +22,9 @@ type Platform interface {
 	Up(ctx context.Context) error
 	// Down removes everything Up made: processes, ports, containers, data.
 	Down(ctx context.Context) error
+	// ExportLogs copies the cluster's component logs and its containers'
+	// logs to dir, for a failure to be debugged after Down.
+	ExportLogs(ctx context.Context, dir string) error
 	// Kubeconfig is the path of a kubeconfig for the cluster.
 	Kubeconfig() string
 	// RESTConfig is the client configuration for the cluster.

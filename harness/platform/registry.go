@@ -19,9 +19,18 @@ type Options struct {
 	DataDir string
 	// Log receives progress messages meant for the user.
 	Log io.Writer
+	// FailureLogs is where Up keeps the cluster's logs (ExportLogs) when it
+	// fails, before it removes what it started; nowhere if empty.
+	FailureLogs string
 	// MetricPlugins are Argo metric provider plugins to configure before
 	// the controller starts; none by default.
 	MetricPlugins []MetricPlugin
+	// StepPlugins are Argo step plugins to configure the same way.
+	StepPlugins []MetricPlugin
+	// ImageAliases map image references pods name to images the platform
+	// runs (see ImageAlias); an image neither aliased nor runnable still
+	// fails to pull.
+	ImageAliases []ImageAlias
 }
 
 // Factory builds a platform, which Up then starts.

@@ -35,6 +35,7 @@ type fakePlatform struct{ url string }
 func (p fakePlatform) Name() string                                { return "fake" }
 func (p fakePlatform) Up(context.Context) error                    { return nil }
 func (p fakePlatform) Down(context.Context) error                  { return nil }
+func (p fakePlatform) ExportLogs(context.Context, string) error    { return nil }
 func (p fakePlatform) Kubeconfig() string                          { return "" }
 func (p fakePlatform) RESTConfig() *rest.Config                    { return nil }
 func (p fakePlatform) LoadImages(context.Context, ...string) error { return nil }

@@ -13,11 +13,14 @@ import (
 // To sends klog to f alone. Writing to a file, klog still copies errors to
 // stderr (its stderrthreshold), which put "Server rejected event" lines
 // from a deleted namespace on the user's terminal; the threshold goes to
-// FATAL while the file is in use.
+// FATAL while the file is in use. klog also writes an error once per
+// severity at or below it (ERROR, WARNING, INFO), each to f: one_output
+// keeps it to one line.
 func To(f *os.File) {
 	flags := flagSet()
 	klog.Flush()
 	_ = flags.Set("stderrthreshold", "FATAL")
+	_ = flags.Set("one_output", "true")
 	klog.LogToStderr(false)
 	klog.SetOutput(f)
 }
@@ -27,6 +30,7 @@ func Restore() {
 	flags := flagSet()
 	klog.Flush()
 	_ = flags.Set("stderrthreshold", "ERROR")
+	_ = flags.Set("one_output", "false")
 	klog.LogToStderr(true)
 }
 

@@ -45,6 +45,18 @@ func argoVersion(ctx context.Context, bin string) (string, error) {
 	return v, nil
 }
 
+// ArgoRelease is the release of Argo Rollouts the controller in binDir was
+// built from, and that release's module directory in the module cache,
+// where the platform reads Argo's manifests (and hack/conformance its e2e
+// suite).
+func ArgoRelease(ctx context.Context, binDir string) (version, dir string, err error) {
+	if version, err = argoVersion(ctx, filepath.Join(binDir, "rollouts-controller")); err != nil {
+		return "", "", err
+	}
+	dir, err = moduleDir(argoModule, version)
+	return version, dir, err
+}
+
 // argoManifests locates install.yaml of the controller's own release in the
 // module cache (make tools downloads it there to build the controller).
 func argoManifests(version string) (string, error) {
@@ -111,6 +123,9 @@ func (c *Cluster) installArgo(ctx context.Context) (string, error) {
 	if err := withPlugins(keep, platform.ArgoMetricPluginsKey, c.opts.MetricPlugins); err != nil {
 		return "", err
 	}
+	if err := withPlugins(keep, platform.ArgoStepPluginsKey, c.opts.StepPlugins); err != nil {
+		return "", err
+	}
 	// blastradius's Traefik traffic-router plugin, when make tools built
 	// it: the routed strategies' header routes and mirrors need it.
 	var routers []platform.MetricPlugin
@@ -122,6 +137,9 @@ func (c *Cluster) installArgo(ctx context.Context) (string, error) {
 	}
 	for _, p := range c.opts.MetricPlugins {
 		c.progress("Argo Rollouts: metric plugin %s from %s", p.Name, p.Path)
+	}
+	for _, p := range c.opts.StepPlugins {
+		c.progress("Argo Rollouts: step plugin %s from %s (disabled: %t)", p.Name, p.Path, p.Disabled)
 	}
 	if _, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: argoNamespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return "", err

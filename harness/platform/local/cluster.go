@@ -59,10 +59,18 @@ type Options struct {
 	DataDir string
 	// Log receives progress messages (default: discarded).
 	Log io.Writer
+	// FailureLogs is where a failed Up copies the logs before it stops
+	// what it started (see ExportLogs); nowhere if empty.
+	FailureLogs string
 	// CrashLoopBackoff is the node agent's first restart delay (default 10s, as the kubelet).
 	CrashLoopBackoff time.Duration
 	// MetricPlugins are configured in Argo before its controller starts.
 	MetricPlugins []platform.MetricPlugin
+	// StepPlugins are configured in Argo the same way.
+	StepPlugins []platform.MetricPlugin
+	// ImageAliases let pods name other images than the demo app's: each
+	// alias's To must be a demo app image (checked by Up).
+	ImageAliases []platform.ImageAlias
 }
 
 // Cluster is one local cluster.
@@ -162,15 +170,24 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if err := c.checkTools(); err != nil {
 		return err
 	}
+	if err := c.checkImageAliases(); err != nil {
+		return err
+	}
 	// A fresh cluster every time; whatever a killed run left goes first.
 	if err := Cleanup(c.opts.DataDir); err != nil {
 		return err
 	}
 	// From here on a failure, in any stage, stops whatever was started.
 	defer func() {
-		if err != nil {
-			_ = c.Down(context.Background())
+		if err == nil {
+			return
 		}
+		if c.opts.FailureLogs != "" {
+			if xerr := c.ExportLogs(context.WithoutCancel(ctx), c.opts.FailureLogs); xerr == nil {
+				err = fmt.Errorf("%w (the cluster's logs are kept in %s)", err, c.opts.FailureLogs)
+			}
+		}
+		_ = c.Down(context.Background())
 	}()
 	u := &upState{start: time.Now()}
 	for _, stage := range []upStage{
@@ -377,9 +394,18 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 func (c *Cluster) startNode(ctx context.Context, u *upState) error {
 	bgCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
+	// The node agent's own client has no client-side limit at all: every
+	// pod status update goes out when it happens, as readiness is what
+	// Argo's steps wait for. The API server's own limits still apply.
+	nodeRC := rest.CopyConfig(c.rest)
+	nodeRC.QPS = -1
+	nodeClient, err := kubernetes.NewForConfig(nodeRC)
+	if err != nil {
+		return err
+	}
 	agent, err := node.New(node.Config{
 		NodeName:    nodeName,
-		Client:      c.client,
+		Client:      nodeClient,
 		ListenAddr:  fmt.Sprintf("127.0.0.1:%d", u.ports.kubelet),
 		TLSCertPEM:  u.pki.serverCertPEM,
 		TLSKeyPEM:   u.pki.serverKeyPEM,
@@ -475,6 +501,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 	c.inprocMu.Lock()
 	err := c.inprocErr
 	c.inprocMu.Unlock()
+	_ = os.RemoveAll(shortTmpDir(c.opts.DataDir))
 	if rmErr := os.RemoveAll(c.opts.DataDir); rmErr != nil {
 		err = errors.Join(err, rmErr)
 	}
@@ -529,20 +556,40 @@ func (c *Cluster) progress(format string, args ...any) {
 }
 
 // resolveImage maps a pod's image to the demo app binary and the version's
-// image config env: the same references run on kind as real images.
+// image config env: the same references run on kind as real images. An
+// aliased image runs its alias's version with the alias's env appended; any
+// other image fails, which the node agent reports as a failed pull.
 func (c *Cluster) resolveImage(image string) (node.Executable, error) {
-	v, err := catalog.Resolve(image)
+	ref, env := image, []string(nil)
+	if a, ok := platform.ResolveAlias(c.opts.ImageAliases, image); ok {
+		ref, env = a.To, a.Env
+	}
+	v, err := catalog.Resolve(ref)
 	if err != nil {
+		if ref != image {
+			return node.Executable{}, fmt.Errorf("image %q, an alias of %w", image, err)
+		}
 		return node.Executable{}, err
 	}
-	return node.Executable{Path: c.bin("demoapp"), Env: v.ImageEnv()}, nil
+	return node.Executable{Path: c.bin("demoapp"), Env: append(v.ImageEnv(), env...)}, nil
+}
+
+// checkImageAliases checks that every alias names a demo app image.
+func (c *Cluster) checkImageAliases() error {
+	for _, a := range c.opts.ImageAliases {
+		if _, err := catalog.Resolve(a.To); err != nil {
+			return fmt.Errorf("image alias %s: %w", a, err)
+		}
+	}
+	return nil
 }
 
 // LoadImages checks that each image is one the node agent can run: on this
-// platform an image is the demo app binary plus the catalog's env.
+// platform an image is the demo app binary plus the catalog's env, directly
+// or through an alias.
 func (c *Cluster) LoadImages(_ context.Context, images ...string) error {
 	for _, img := range images {
-		if _, err := catalog.Resolve(img); err != nil {
+		if _, err := c.resolveImage(img); err != nil {
 			return err
 		}
 	}
@@ -719,6 +766,9 @@ func Cleanup(dataDir string) error {
 	}
 	if err := node.CleanupLeftovers(filepath.Join(dataDir, "node")); err != nil {
 		return err
+	}
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		_ = os.RemoveAll(shortTmpDir(abs))
 	}
 	return os.RemoveAll(dataDir)
 }

@@ -1,6 +1,8 @@
 package local
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -34,8 +36,14 @@ func startProc(dir, name, bin string, args, env []string) (*proc, error) {
 		return nil, err
 	}
 	defer logf.Close() // the child holds its own descriptor
+	tmp, err := procTmpDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	// A temp dir that goes with the cluster: Argo's plugin runner
+	// (go-plugin) puts its Unix sockets in $TMPDIR and leaves them there.
+	cmd.Env = append(append(os.Environ(), "TMPDIR="+tmp), env...)
 	// In the data dir, so that whatever a process writes relative to its
 	// working directory (Argo's plugin-bin/) goes with the cluster.
 	cmd.Dir = dir
@@ -94,6 +102,26 @@ func (p *proc) logTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// maxTmpDir keeps a socket path in the temp dir (go-plugin's "plugin"
+// plus ten digits) under the 108 bytes a Unix socket address holds.
+const maxTmpDir = 90
+
+// procTmpDir is the control-plane processes' TMPDIR: tmp/ in the data dir,
+// or, where that path is too long for a socket, a directory in the system's
+// temp dir named after the data dir, which Cleanup removes too.
+func procTmpDir(dataDir string) (string, error) {
+	dir := filepath.Join(dataDir, "tmp")
+	if len(dir) > maxTmpDir {
+		dir = shortTmpDir(dataDir)
+	}
+	return dir, os.MkdirAll(dir, 0o700)
+}
+
+func shortTmpDir(dataDir string) string {
+	sum := sha256.Sum256([]byte(dataDir))
+	return filepath.Join(os.TempDir(), "blastradius-"+hex.EncodeToString(sum[:6]))
 }
 
 func writePidFile(path string, pid int, bin string) error {

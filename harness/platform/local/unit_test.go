@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -84,6 +85,29 @@ func TestProcStopsGroupAndLeftoversAreKilled(t *testing.T) {
 	assert.NoError(t, syscall.Kill(os.Getpid(), 0), "this process must not be touched")
 	entries, _ := os.ReadDir(filepath.Join(dir, "pids"))
 	assert.Empty(t, entries)
+}
+
+// TestProcTmpDir: control-plane processes get a TMPDIR that goes with the
+// cluster (Argo's plugin sockets land there), short enough for a socket.
+func TestProcTmpDir(t *testing.T) {
+	dir := t.TempDir()
+	sh, err := exec.LookPath("sh")
+	require.NoError(t, err)
+	sh, _ = filepath.EvalSymlinks(sh)
+	p, err := startProc(dir, "tmp-user", sh, []string{"-c", `echo "tmp=$TMPDIR"`}, nil)
+	require.NoError(t, err)
+	<-p.done
+	assert.Contains(t, p.logTail(1), "tmp="+filepath.Join(dir, "tmp"))
+
+	long := filepath.Join(dir, strings.Repeat("d", maxTmpDir))
+	got, err := procTmpDir(long)
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(got) })
+	assert.Equal(t, os.TempDir(), filepath.Dir(got))
+	assert.Less(t, len(got)+len("/plugin1234567890"), 108)
+	require.NoError(t, os.MkdirAll(long, 0o755))
+	require.NoError(t, Cleanup(long))
+	assert.NoDirExists(t, got, "Cleanup removes the temp dir kept outside the data dir")
 }
 
 func TestProxySpreadsConnectionsOverReadyPods(t *testing.T) {

@@ -37,6 +37,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corev1listers "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 )
 
@@ -329,6 +330,18 @@ func newVirtualKubelet(ctx context.Context, cfg Config, spec corev1.Node, h *hos
 			nc.SkipDownwardAPIResolution = true
 			nc.EventRecorder = quietRecorder{recorder}
 			nc.NumWorkers = max(4, runtime.NumCPU())
+			nc.PodControllerConfigOpts = append(nc.PodControllerConfigOpts, func(pc *vknode.PodControllerConfig) error {
+				_, err := pc.PodInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+					UpdateFunc: func(old, pod any) {
+						o, ok1 := old.(*corev1.Pod)
+						n, ok2 := pod.(*corev1.Pod)
+						if ok1 && ok2 && prov != nil {
+							prov.gatesChanged(o, n)
+						}
+					},
+				})
+				return err
+			})
 			return nil
 		},
 	)

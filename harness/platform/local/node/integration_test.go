@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -22,7 +23,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/utils/exec"
 )
 
 // TestAgentWithRealAPIServer runs the agent against etcd and kube-apiserver
@@ -41,7 +45,7 @@ func TestAgentWithRealAPIServer(t *testing.T) {
 		}
 	}
 	bin := demoapp(t)
-	client := startAPIServer(t, binDir)
+	client, restCfg := startAPIServer(t, binDir)
 
 	first, last := testIPRange()
 	_, _ = runAgent(t, Config{
@@ -91,6 +95,9 @@ func TestAgentWithRealAPIServer(t *testing.T) {
 		assert.Equal(t, corev1.TaintNodeNotReady, taint.Key)
 	}
 
+	checkReadinessGate(t, client)
+	checkKubectlExec(t, restCfg)
+
 	// Default grace period of 30s, but the app exits at once on SIGTERM: the
 	// pod must be gone in seconds, not after 30.
 	start := time.Now()
@@ -123,7 +130,7 @@ func waitGone(t *testing.T, c kubernetes.Interface, name string, within time.Dur
 
 // startAPIServer starts etcd and kube-apiserver for the test and returns an
 // admin client.
-func startAPIServer(t *testing.T, binDir string) kubernetes.Interface {
+func startAPIServer(t *testing.T, binDir string) (kubernetes.Interface, *rest.Config) {
 	t.Helper()
 	dir := t.TempDir()
 	ports := freePorts(t, 3)
@@ -182,7 +189,7 @@ func startAPIServer(t *testing.T, binDir string) kubernetes.Interface {
 		time.Sleep(200 * time.Millisecond)
 	}
 	hc.CloseIdleConnections()
-	return client
+	return client, cfg
 }
 
 // startBin runs a control plane binary until the test ends.
@@ -226,4 +233,51 @@ func freePorts(t *testing.T, n int) []int {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports
+}
+
+// checkReadinessGate: a pod with a readiness gate is Ready once another
+// controller sets the gate's condition through the status subresource, and
+// not before; nothing else about the pod changes.
+func checkReadinessGate(t *testing.T, client kubernetes.Interface) {
+	t.Helper()
+	ctx := t.Context()
+	const gate corev1.PodConditionType = "blastradius.dev/gate"
+	p := demoPod("gated", "blastradius/demoapp:blue")
+	p.UID, p.Generation, p.Status = "", 0, corev1.PodStatus{}
+	p.Spec.NodeName = DefaultNodeName
+	p.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: gate}}
+	_, err := client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{})
+	require.NoError(t, err)
+	got := waitPod(t, client, "gated", 30*time.Second, "containers ready", func(p *corev1.Pod) bool {
+		return cond(&p.Status, corev1.ContainersReady).Status == corev1.ConditionTrue
+	})
+	time.Sleep(time.Second) // a status round-trip later it is still not Ready
+	got, err = client.CoreV1().Pods("default").Get(ctx, "gated", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "ReadinessGatesNotReady", cond(&got.Status, corev1.PodReady).Reason)
+
+	got.Status.Conditions = append(got.Status.Conditions, corev1.PodCondition{Type: gate, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
+	_, err = client.CoreV1().Pods("default").UpdateStatus(ctx, got, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	waitPod(t, client, "gated", 10*time.Second, "Ready once the gate is True", func(p *corev1.Pod) bool { return isReady(&p.Status) })
+	require.NoError(t, client.CoreV1().Pods("default").Delete(ctx, "gated", metav1.DeleteOptions{}))
+	waitGone(t, client, "gated", 10*time.Second)
+}
+
+// checkExec: `kubectl exec` through the apiserver's exec subresource runs the
+// command beside the container and returns its output and exit code.
+func checkKubectlExec(t *testing.T, cfg *rest.Config) {
+	t.Helper()
+	client, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	req := client.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name("quick").SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: "app", Command: []string{"sh", "-c", "echo $COLOR; exit 4"}, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+	exec, err := remotecommand.NewSPDYExecutor(cfg, http.MethodPost, req.URL())
+	require.NoError(t, err)
+	var out, errOut bytes.Buffer
+	err = exec.StreamWithContext(t.Context(), remotecommand.StreamOptions{Stdout: &out, Stderr: &errOut})
+	var exitErr utilexec.ExitError
+	require.ErrorAs(t, err, &exitErr, "stderr: %s", errOut.String())
+	assert.Equal(t, 4, exitErr.ExitStatus())
+	assert.Equal(t, "blue\n", out.String())
 }

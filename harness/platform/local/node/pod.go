@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,8 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
-
-	"github.com/blastradius/blastradius/harness/internal/sleep"
 )
 
 // This file is the pod state machine: one podRunner per pod, one goroutine
@@ -110,6 +109,7 @@ type instance struct {
 	proc    *proc    // nil if it could not be started
 	env     []string // for exec
 	dir     string
+	image   string        // the image's program, for exec
 	ended   chan struct{} // closed when the process has exited
 }
 
@@ -297,6 +297,12 @@ func (p *podRunner) stopDeadline() (time.Time, <-chan struct{}) {
 func (p *podRunner) update(pod *corev1.Pod) {
 	p.mu.Lock()
 	old := p.pod
+	if olderThan(pod, old) {
+		// Updates come from VK's workers and from the gate watch; a late
+		// one must not bring back an older object.
+		p.mu.Unlock()
+		return
+	}
 	p.pod = pod
 	for _, c := range p.allContainers() {
 		o, n := findContainer(old, c.name), findContainer(pod, c.name)
@@ -310,6 +316,14 @@ func (p *podRunner) update(pod *corev1.Pod) {
 	}
 	p.mu.Unlock()
 	p.changed()
+}
+
+// olderThan compares resource versions, which the API server makes from
+// etcd revisions; anything that does not parse is taken as new.
+func olderThan(a, b *corev1.Pod) bool {
+	ra, errA := strconv.ParseUint(a.ResourceVersion, 10, 64)
+	rb, errB := strconv.ParseUint(b.ResourceVersion, 10, 64)
+	return errA == nil && errB == nil && ra < rb
 }
 
 func (p *podRunner) changed() {
@@ -576,16 +590,11 @@ func (c *container) startInstance(pod *corev1.Pod, spec *corev1.Container, exe E
 		logPath: filepath.Join(c.p.dir, c.name, fmt.Sprintf("%d.log", n)),
 		env:     env,
 		dir:     dir,
+		image:   exe.Path,
 		ended:   make(chan struct{}),
 	}
-	pathEnv := defaultPath
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathEnv = v
-		}
-	}
 	var p *proc
-	prog, argv, err := commandLine(exe, spec, vars, pathEnv)
+	prog, argv, err := commandLine(exe, spec, vars, pathOf(env))
 	if err == nil {
 		var limit int64
 		if q, ok := spec.Resources.Limits[corev1.ResourceMemory]; ok {
@@ -662,7 +671,7 @@ func (c *container) supervise(inst *instance, pod *corev1.Pod, spec *corev1.Cont
 	p := inst.proc
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	c.startProbes(ctx, &wg, inst, spec)
+	c.postStart(ctx, &wg, inst, spec, func() { c.startProbes(ctx, &wg, inst, spec) })
 
 	var killedFor string
 	select {
@@ -709,9 +718,9 @@ func (c *container) supervise(inst *instance, pod *corev1.Pod, spec *corev1.Cont
 // container counts as started at once; without a readiness probe it is ready
 // once started, as with the kubelet.
 func (c *container) startProbes(ctx context.Context, wg *sync.WaitGroup, inst *instance, spec *corev1.Container) {
-	ip := c.p.podIP
+	target := c.probeTarget(inst, spec)
 	check := func(pr *corev1.Probe) func(context.Context) (bool, string) {
-		return func(ctx context.Context) (bool, string) { return checkProbe(ctx, pr, ip, spec.Ports) }
+		return func(ctx context.Context) (bool, string) { return checkProbe(ctx, pr, target) }
 	}
 	unhealthy := func(kind string) func(string) {
 		return func(msg string) {
@@ -795,8 +804,7 @@ func (p *podRunner) podNow() *corev1.Pod {
 	return p.pod
 }
 
-// kill stops an instance: the preStop hook (sleep and httpGet; exec cannot
-// run here), SIGTERM to the process group, SIGKILL at the deadline. The
+// kill stops an instance: the preStop hook, SIGTERM to the process group, SIGKILL at the deadline. The
 // deadline is the earlier of killBy (zero: none) and the pod's stop deadline,
 // re-evaluated whenever the latter moves.
 func (c *container) kill(inst *instance, spec *corev1.Container, killBy time.Time) {
@@ -811,7 +819,7 @@ func (c *container) kill(inst *instance, spec *corev1.Container, killBy time.Tim
 	}
 	if spec.Lifecycle != nil && spec.Lifecycle.PreStop != nil {
 		d, _ := effective()
-		c.preStop(spec.Lifecycle.PreStop, spec, p, d)
+		c.preStop(inst, spec, d)
 	}
 	p.signal(syscall.SIGTERM)
 	for {
@@ -827,27 +835,6 @@ func (c *container) kill(inst *instance, spec *corev1.Container, killBy time.Tim
 			return
 		case <-moved:
 			t.Stop()
-		}
-	}
-}
-
-func (c *container) preStop(hook *corev1.LifecycleHandler, spec *corev1.Container, p *proc, deadline time.Time) {
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	go func() {
-		select {
-		case <-p.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	switch {
-	case hook.Sleep != nil:
-		sleep.For(ctx, time.Duration(hook.Sleep.Seconds)*time.Second)
-	case hook.HTTPGet != nil:
-		pr := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: hook.HTTPGet}, TimeoutSeconds: int32(max(1, time.Until(deadline)/time.Second))}
-		if ok, msg := checkProbe(ctx, pr, c.p.podIP, spec.Ports); !ok {
-			c.p.event(c, corev1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed: %s", msg)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -32,10 +36,20 @@ var probeTransport = &http.Transport{
 
 const probeUserAgent = "kube-probe/1.34"
 
-// checkProbe runs one probe of a container at ip. ok=false comes with a
-// message for events. Exec and gRPC probes cannot run here (there is no
-// container to exec into) and count as success.
-func checkProbe(ctx context.Context, p *corev1.Probe, ip string, ports []corev1.ContainerPort) (ok bool, msg string) {
+// probeTarget is what a probe checks: the container's address and ports,
+// and a way to run a command beside it (nil where none runs, e.g. in tests).
+type probeTarget struct {
+	ip    string
+	ports []corev1.ContainerPort
+	exec  func(ctx context.Context, argv []string, out io.Writer) (int, error)
+}
+
+// maxProbeOutput is how much of an exec probe's output the kubelet keeps.
+const maxProbeOutput = 10 << 10
+
+// checkProbe runs one probe of a container. ok=false comes with a message for
+// events. The probe's timeout bounds every kind, exec included.
+func checkProbe(ctx context.Context, p *corev1.Probe, t probeTarget) (ok bool, msg string) {
 	timeout := time.Duration(p.TimeoutSeconds) * time.Second
 	if timeout <= 0 {
 		timeout = time.Second
@@ -44,26 +58,79 @@ func checkProbe(ctx context.Context, p *corev1.Probe, ip string, ports []corev1.
 	defer cancel()
 	switch {
 	case p.HTTPGet != nil:
-		return checkHTTP(ctx, p.HTTPGet, ip, ports)
+		return checkHTTP(ctx, p.HTTPGet, t.ip, t.ports)
 	case p.TCPSocket != nil:
-		port, err := resolvePort(p.TCPSocket.Port, ports)
-		if err != nil {
-			return false, err.Error()
-		}
-		host := p.TCPSocket.Host
-		if host == "" {
-			host = ip
-		}
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-		if err != nil {
-			return false, err.Error()
-		}
-		c.Close()
-		return true, ""
+		return checkTCP(ctx, p.TCPSocket, t.ip, t.ports)
+	case p.Exec != nil:
+		return checkExec(ctx, p.Exec.Command, t, timeout)
+	case p.GRPC != nil:
+		return checkGRPC(ctx, p.GRPC, t.ip)
 	default:
-		return true, "probe type not supported by this node; assumed to succeed"
+		return false, "probe has no handler"
 	}
+}
+
+func checkTCP(ctx context.Context, a *corev1.TCPSocketAction, ip string, ports []corev1.ContainerPort) (bool, string) {
+	port, err := resolvePort(a.Port, ports)
+	if err != nil {
+		return false, err.Error()
+	}
+	host := a.Host
+	if host == "" {
+		host = ip
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return false, err.Error()
+	}
+	c.Close()
+	return true, ""
+}
+
+// checkExec succeeds when the command exits 0; otherwise its output is the
+// message, as the kubelet reports it.
+func checkExec(ctx context.Context, argv []string, t probeTarget, timeout time.Duration) (bool, string) {
+	if t.exec == nil {
+		return false, "exec probes need a running container"
+	}
+	out := &limitedBuffer{max: maxProbeOutput}
+	code, err := t.exec(ctx, argv, out)
+	switch {
+	case errors.Is(err, errExecTimeout):
+		return false, fmt.Sprintf("command %q timed out after %s", strings.Join(argv, " "), timeout)
+	case err != nil:
+		return false, err.Error()
+	case code != 0:
+		if msg := strings.TrimSpace(out.String()); msg != "" {
+			return false, msg
+		}
+		return false, fmt.Sprintf("command %q exited with %d", strings.Join(argv, " "), code)
+	}
+	return true, ""
+}
+
+// checkGRPC asks the gRPC health service, as the kubelet does: SERVING
+// succeeds, anything else fails.
+func checkGRPC(ctx context.Context, g *corev1.GRPCAction, ip string) (bool, string) {
+	addr := net.JoinHostPort(ip, strconv.Itoa(int(g.Port)))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUserAgent(probeUserAgent))
+	if err != nil {
+		return false, err.Error()
+	}
+	defer conn.Close()
+	service := ""
+	if g.Service != nil {
+		service = *g.Service
+	}
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+	if err != nil {
+		return false, fmt.Sprintf("failed to connect service %q: %v", addr, err)
+	}
+	if s := resp.GetStatus(); s != healthpb.HealthCheckResponse_SERVING {
+		return false, fmt.Sprintf("service unhealthy (responded with %q)", s)
+	}
+	return true, ""
 }
 
 func checkHTTP(ctx context.Context, g *corev1.HTTPGetAction, ip string, ports []corev1.ContainerPort) (bool, string) {

@@ -2,17 +2,25 @@ package node
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -43,21 +51,21 @@ func TestCheckProbeHTTP(t *testing.T) {
 
 	p := httpProbe("/readyz", intstr.FromString("http")) // named port
 	p.HTTPGet.HTTPHeaders = []corev1.HTTPHeader{{Name: "X-Probe", Value: "yes"}}
-	ok, msg := checkProbe(ctx, p, host, ports)
+	ok, msg := checkProbe(ctx, p, probeTarget{ip: host, ports: ports})
 	assert.True(t, ok, msg)
 	assert.Contains(t, gotUA.Load(), "kube-probe/")
 	assert.Equal(t, "yes", gotHeader.Load())
 
 	status.Store(http.StatusServiceUnavailable)
-	ok, msg = checkProbe(ctx, httpProbe("readyz", intstr.FromInt32(int32(port))), host, nil)
+	ok, msg = checkProbe(ctx, httpProbe("readyz", intstr.FromInt32(int32(port))), probeTarget{ip: host})
 	assert.False(t, ok)
 	assert.Contains(t, msg, "statuscode: 503")
 
 	status.Store(http.StatusFound)
-	ok, _ = checkProbe(ctx, p, host, ports)
+	ok, _ = checkProbe(ctx, p, probeTarget{ip: host, ports: ports})
 	assert.True(t, ok, "3xx counts as success")
 
-	_, msg = checkProbe(ctx, httpProbe("/", intstr.FromString("nope")), host, ports)
+	_, msg = checkProbe(ctx, httpProbe("/", intstr.FromString("nope")), probeTarget{ip: host, ports: ports})
 	assert.Contains(t, msg, `port "nope" not found`)
 }
 
@@ -76,7 +84,7 @@ func TestCheckProbeHTTPTimeout(t *testing.T) {
 	p := httpProbe("/", intstr.FromInt32(int32(port)))
 	p.TimeoutSeconds = 1
 	start := time.Now()
-	ok, _ := checkProbe(context.Background(), p, host, nil)
+	ok, _ := checkProbe(context.Background(), p, probeTarget{ip: host})
 	assert.False(t, ok)
 	assert.Less(t, time.Since(start), 3*time.Second)
 }
@@ -86,15 +94,81 @@ func TestCheckProbeTCP(t *testing.T) {
 	require.NoError(t, err)
 	port := ln.Addr().(*net.TCPAddr).Port
 	p := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(int32(port))}}}
-	ok, msg := checkProbe(context.Background(), p, "127.0.0.1", nil)
+	ok, msg := checkProbe(context.Background(), p, probeTarget{ip: "127.0.0.1"})
 	assert.True(t, ok, msg)
 	ln.Close()
-	ok, _ = checkProbe(context.Background(), p, "127.0.0.1", nil)
+	ok, _ = checkProbe(context.Background(), p, probeTarget{ip: "127.0.0.1"})
 	assert.False(t, ok)
+}
 
-	exec := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
-	ok, _ = checkProbe(context.Background(), exec, "127.0.0.1", nil)
-	assert.True(t, ok, "exec probes cannot run here and count as success")
+func execProbe(timeout int32, argv ...string) *corev1.Probe {
+	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: argv}}, TimeoutSeconds: timeout}
+}
+
+// TestCheckProbeExec runs real commands through the spawner, with the
+// container's env: exit 0 succeeds, anything else fails with the output, and
+// the timeout ends the command's whole process group.
+func TestCheckProbeExec(t *testing.T) {
+	sp := newSpawner(t.TempDir())
+	defer sp.close()
+	dir := t.TempDir()
+	target := probeTarget{exec: func(ctx context.Context, argv []string, out io.Writer) (int, error) {
+		return sp.run(ctx, execRequest{Argv: argv, Env: []string{"PATH=" + defaultPath, "GREETING=hi"}, Dir: dir, Stdout: out, Stderr: out})
+	}}
+	ctx := context.Background()
+
+	ok, msg := checkProbe(ctx, execProbe(1, "sh", "-c", `test "$GREETING" = hi && test "$PWD" = "`+dir+`"`), target)
+	assert.True(t, ok, msg)
+
+	ok, msg = checkProbe(ctx, execProbe(1, "sh", "-c", "echo not healthy; exit 3"), target)
+	assert.False(t, ok)
+	assert.Equal(t, "not healthy", msg)
+
+	ok, msg = checkProbe(ctx, execProbe(1, "/bin/false"), target)
+	assert.False(t, ok)
+	assert.Contains(t, msg, "exited with 1")
+
+	ok, msg = checkProbe(ctx, execProbe(1, "no-such-program-here"), target)
+	assert.False(t, ok)
+	assert.Contains(t, msg, "executable file not found")
+
+	pidFile := filepath.Join(dir, "child.pid")
+	start := time.Now()
+	ok, msg = checkProbe(ctx, execProbe(1, "sh", "-c", "sleep 30 & echo $! > "+pidFile+"; wait"), target)
+	assert.False(t, ok)
+	assert.Contains(t, msg, "timed out after 1s")
+	assert.Less(t, time.Since(start), 3*time.Second)
+	data, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	child, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	require.Eventually(t, func() bool { return syscall.Kill(child, 0) != nil }, 2*time.Second, 20*time.Millisecond,
+		"the command's children go with it")
+
+	ok, msg = checkProbe(ctx, execProbe(1, "true"), probeTarget{})
+	assert.False(t, ok, "without a container to run beside, an exec probe fails")
+	assert.Contains(t, msg, "running container")
+}
+
+func TestCheckProbeGRPC(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Stop()
+	port := int32(ln.Addr().(*net.TCPAddr).Port)
+	p := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: port}}}
+	target := probeTarget{ip: "127.0.0.1"}
+
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	ok, msg := checkProbe(context.Background(), p, target)
+	assert.True(t, ok, msg)
+
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	ok, msg = checkProbe(context.Background(), p, target)
+	assert.False(t, ok)
+	assert.Contains(t, msg, "NOT_SERVING")
 }
 
 // scripted returns a check that answers from results, then repeats the last.

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+	utilexec "k8s.io/utils/exec"
 )
 
 // provider is the virtual-kubelet glue: it implements nodeutil.Provider and
@@ -126,6 +127,41 @@ func (pv *provider) UpdatePod(_ context.Context, pod *corev1.Pod) error {
 	}
 	r.update(pod)
 	return nil
+}
+
+// gatesChanged takes a pod whose readiness-gate conditions another
+// controller set through the status subresource. VK passes only spec and
+// metadata changes to UpdatePod, so without this a gate would be seen only
+// at the pod's next unrelated update.
+func (pv *provider) gatesChanged(old, pod *corev1.Pod) {
+	if !gateConditionsDiffer(old, pod) {
+		return
+	}
+	pv.mu.Lock()
+	r := pv.active[podKey(pod.Namespace, pod.Name)]
+	pv.mu.Unlock()
+	if r != nil && r.uid == pod.UID {
+		r.update(pod)
+	}
+}
+
+// gateConditionsDiffer reports whether a condition named by one of the
+// pod's readiness gates differs between the two versions.
+func gateConditionsDiffer(old, pod *corev1.Pod) bool {
+	status := func(p *corev1.Pod, t corev1.PodConditionType) corev1.ConditionStatus {
+		for _, c := range p.Status.Conditions {
+			if c.Type == t {
+				return c.Status
+			}
+		}
+		return ""
+	}
+	for _, g := range pod.Spec.ReadinessGates {
+		if status(old, g.ConditionType) != status(pod, g.ConditionType) {
+			return true
+		}
+	}
+	return false
 }
 
 // DeletePod starts stopping the pod and returns; see the type's comment. It
@@ -327,9 +363,26 @@ func (p *podRunner) logTarget(name string, previous bool) (string, <-chan struct
 	return c.insts[n-1].logPath, c.insts[n-1].ended, nil
 }
 
-// RunInContainer: there is no container to exec into.
-func (pv *provider) RunInContainer(context.Context, string, string, string, []string, api.AttachIO) error {
-	return errdefs.InvalidInput("exec is not supported: pods on this node are plain local processes")
+// RunInContainer is `kubectl exec`: the command runs as a local process
+// beside the container (see exec.go), without a terminal even if one is
+// asked for. A non-zero exit reaches kubectl as the command's exit code.
+func (pv *provider) RunInContainer(ctx context.Context, namespace, pod, container string, cmd []string, attach api.AttachIO) error {
+	r := pv.lookup(namespace, pod)
+	if r == nil {
+		return errdefs.NotFoundf("pod %s/%s not found", namespace, pod)
+	}
+	c, inst := r.running(container)
+	if inst == nil {
+		return errdefs.InvalidInputf("container %q of pod %s/%s is not running", container, namespace, pod)
+	}
+	code, err := c.exec(ctx, inst, cmd, attach.Stdin(), attach.Stdout(), attach.Stderr())
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return utilexec.CodeExitError{Err: fmt.Errorf("command terminated with exit code %d", code), Code: code}
+	}
+	return nil
 }
 
 // AttachToContainer: output goes to the log file only.
