@@ -88,6 +88,7 @@ type Cluster struct {
 	Timings Timings
 
 	slotLock *os.File // held while up; see takeSlot
+	dataLock *os.File // held while up; see lockDataDir
 	klogFile *os.File // client-go's log while up; closed by Down
 
 	mu        sync.Mutex
@@ -173,8 +174,15 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if err := c.checkImageAliases(); err != nil {
 		return err
 	}
-	// A fresh cluster every time; whatever a killed run left goes first.
-	if err := Cleanup(c.opts.DataDir); err != nil {
+	// A fresh cluster every time; whatever a killed run left goes first,
+	// but never what a live one runs.
+	lock, err := lockDataDir(c.opts.DataDir)
+	if err != nil {
+		return err
+	}
+	c.dataLock = lock
+	if err := cleanup(c.opts.DataDir, dataLockName); err != nil {
+		c.releaseDataDir()
 		return err
 	}
 	// From here on a failure, in any stage, stops whatever was started.
@@ -505,6 +513,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 	if rmErr := os.RemoveAll(c.opts.DataDir); rmErr != nil {
 		err = errors.Join(err, rmErr)
 	}
+	c.releaseDataDir()
 	if c.slotLock != nil {
 		c.slotLock.Close() // releases the lock
 		c.slotLock = nil
@@ -758,9 +767,45 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// dataLockName is the file in a data dir that its cluster holds locked.
+const dataLockName = "lock"
+
+// lockDataDir takes dataDir for this process, or says which process has it:
+// two clusters in one data dir would end each other's processes (cleanup
+// takes what it finds there for a killed run's leftovers). The lock goes
+// with the process, so a killed run's data dir is free again.
+func lockDataDir(dataDir string) (*os.File, error) {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dataDir, dataLockName), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		owner, _ := io.ReadAll(f)
+		f.Close()
+		return nil, fmt.Errorf("the data dir %s is in use by another cluster (pid %s): give this one another data dir, or stop that one",
+			dataDir, strings.TrimSpace(string(owner)))
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return f, nil
+}
+
+func (c *Cluster) releaseDataDir() {
+	if c.dataLock != nil {
+		c.dataLock.Close() // releases the lock; Down removed the file with the dir
+		c.dataLock = nil
+	}
+}
+
 // Cleanup ends what a killed run left in dataDir (control-plane processes and
 // pod processes, found through their pid files) and removes the directory.
-func Cleanup(dataDir string) error {
+func Cleanup(dataDir string) error { return cleanup(dataDir, "") }
+
+// cleanup is Cleanup, keeping the entry named keep (if any) of dataDir.
+func cleanup(dataDir, keep string) error {
 	if _, err := killLeftovers(filepath.Join(dataDir, "pids")); err != nil {
 		return err
 	}
@@ -770,5 +815,19 @@ func Cleanup(dataDir string) error {
 	if abs, err := filepath.Abs(dataDir); err == nil {
 		_ = os.RemoveAll(shortTmpDir(abs))
 	}
-	return os.RemoveAll(dataDir)
+	if keep == "" {
+		return os.RemoveAll(dataDir)
+	}
+	entries, err := os.ReadDir(dataDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() != keep {
+			if err := os.RemoveAll(filepath.Join(dataDir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -186,3 +187,24 @@ func freeTestPort(t *testing.T) int {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestDataDirLock: a data dir in use is refused, naming its owner, and
+// cleaning it for a new cluster keeps the lock; a released dir is free.
+func TestDataDirLock(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	first, err := lockDataDir(dir)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "leftover"), nil, 0o644))
+	require.NoError(t, cleanup(dir, dataLockName))
+	assert.NoFileExists(t, filepath.Join(dir, "leftover"))
+	assert.FileExists(t, filepath.Join(dir, dataLockName))
+
+	_, err = lockDataDir(dir)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("in use by another cluster (pid %d)", os.Getpid()))
+
+	first.Close()
+	second, err := lockDataDir(dir)
+	require.NoError(t, err)
+	second.Close()
+}
