@@ -189,16 +189,16 @@ func (s *Server) leakLoop() {
 		case now := <-t.C:
 			owed += s.Faults().LeakMiBPerSecond * (1 << 20) * now.Sub(last).Seconds()
 			last = now
-			if owed < 4096 {
-				continue
+			if owed >= 4096 {
+				b := make([]byte, int(owed))
+				for i := 0; i < len(b); i += 4096 {
+					b[i] = 1
+				}
+				leaked = append(leaked, b)
+				s.leakedBytes.Add(int64(len(b)))
+				owed -= float64(len(b))
 			}
-			b := make([]byte, int(owed))
-			for i := 0; i < len(b); i += 4096 {
-				b[i] = 1
-			}
-			leaked = append(leaked, b)
-			s.leakedBytes.Add(int64(len(b)))
-			owed -= float64(len(b))
+			s.leakTicks.Add(1)
 		}
 	}
 }

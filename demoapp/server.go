@@ -48,6 +48,7 @@ type Server struct {
 	startCrash      *time.Timer
 
 	leakedBytes atomic.Int64
+	leakTicks   atomic.Int64 // leak loop iterations done, so tests can wait for one
 	stop        chan struct{}
 	closeOnce   sync.Once
 	wg          sync.WaitGroup

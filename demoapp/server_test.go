@@ -470,16 +470,16 @@ func TestLeak(t *testing.T) {
 	s := newServer(t, Config{Faults: Faults{LeakMiBPerSecond: 100}})
 	assert.Eventually(t, func() bool { return s.leakedBytes.Load() >= 10<<20 }, 5*time.Second, 20*time.Millisecond)
 	require.NoError(t, s.SetFaults(Faults{}))
-	// A tick in flight may still leak, later on a loaded machine; after
-	// that nothing more may.
-	require.Eventually(t, func() bool {
-		before := s.leakedBytes.Load()
-		time.Sleep(100 * time.Millisecond)
-		return s.leakedBytes.Load() == before
-	}, 5*time.Second, time.Millisecond, "the leak stops when the fault is cleared")
+	// A tick in flight may still leak; a tick that starts after it reads the
+	// cleared fault. Ticks, not sleeps, so a loaded machine cannot fool it.
+	waitTicks := func(n int64) {
+		target := s.leakTicks.Load() + n
+		require.Eventually(t, func() bool { return s.leakTicks.Load() >= target }, 10*time.Second, 5*time.Millisecond)
+	}
+	waitTicks(2)
 	leaked := s.leakedBytes.Load()
-	time.Sleep(250 * time.Millisecond)
-	assert.Equal(t, leaked, s.leakedBytes.Load(), "the leak stays stopped")
+	waitTicks(3)
+	assert.Equal(t, leaked, s.leakedBytes.Load(), "the leak stops when the fault is cleared")
 }
 
 func cpuTime(t *testing.T) time.Duration {
