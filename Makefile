@@ -19,7 +19,7 @@ TRAEFIK_VERSION ?= v3.6.12
 # The demo app is a static binary: it becomes an image layer and runs as a pod.
 STATIC  := CGO_ENABLED=0
 
-.PHONY: all build tools scenario fidelity test unit bench lint fmt clean
+.PHONY: all build tools scenario fidelity conformance test unit bench lint fmt clean
 
 all: build
 
@@ -61,6 +61,16 @@ fidelity: build tools
 	-$(BIN)/blastradius run scenarios/sets/pr.yaml --out $(OUT)/fidelity-fast --bin $(BIN) --parallel $(PARALLEL) --time-scale $(FIDELITY_SCALE)
 	-$(BIN)/blastradius run scenarios/sets/pr.yaml --out $(OUT)/fidelity-default --bin $(BIN) --parallel $(PARALLEL) --time-scale 1
 	$(BIN)/blastradius report $(OUT)/fidelity-fast --baseline $(OUT)/fidelity-default --same-verdicts
+
+# Argo Rollouts' own e2e suite, built from its module in the module cache,
+# against local clusters of its own (not part of make test; 11 minutes on
+# 2 cores; docs/conformance.md). CONFORMANCE_RUN=REGEX runs the tests whose
+# Suite/Test name matches, e.g. CONFORMANCE_RUN=TestBlueGreenSuite/.
+# Results in $(OUT)/conformance; exit 1 when a test that should pass fails.
+CONFORMANCE_RUN   ?=
+CONFORMANCE_FLAGS ?=
+conformance: build tools
+	$(GO) run ./hack/conformance --bin $(BIN) --out $(OUT)/conformance --toolchain $(ARGO_TOOLCHAIN) $(if $(CONFORMANCE_RUN),--run '$(CONFORMANCE_RUN)') $(CONFORMANCE_FLAGS)
 
 # The README's test command: unit tests and end-to-end tests.
 test: build tools
