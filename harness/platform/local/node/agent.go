@@ -4,9 +4,11 @@
 //
 // Layers, bottom up: process.go starts, signals and reaps one container
 // instance (own process group, Pdeathsig, pid files, RSS limit) and logs.go
-// keeps its output in CRI log format; probe.go checks probes; pod.go is the
-// kubelet's pod and container state machine and status; provider.go is the
-// virtual-kubelet glue; this file wires the agent together.
+// keeps its output in CRI log format; exec.go runs a command beside a
+// container and hooks.go uses it for exec probes, lifecycle hooks and
+// `kubectl exec`; probe.go checks probes; pod.go is the kubelet's pod and
+// container state machine and status; provider.go is the virtual-kubelet
+// glue; this file wires the agent together.
 package node
 
 import (
