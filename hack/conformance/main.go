@@ -43,6 +43,7 @@ type config struct {
 	rebuild     bool
 	namespace   string
 	shards      int
+	startDelay  time.Duration
 }
 
 func main() {
@@ -58,6 +59,7 @@ func main() {
 	flag.BoolVar(&c.rebuild, "rebuild", false, "rebuild the e2e test binary and step plugin even when cached ones exist")
 	flag.IntVar(&c.shards, "shards", 2, "split the suites over this many clusters run side by side (each suite runs whole in one)")
 	flag.StringVar(&c.namespace, "namespace", "argo-rollouts", "the namespace the tests run in (the step plugin tests read Argo's ConfigMap there)")
+	flag.DurationVar(&c.startDelay, "start-delay", 2*time.Second, "cluster up --start-delay: each container's first start waits this long, as on a kubelet")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "conformance: unexpected arguments %q\n", flag.Args())
@@ -238,7 +240,7 @@ func withCluster(ctx context.Context, c config, name, stepPlugin string, f func(
 			fmt.Println("the local cluster is down")
 		}
 	}()
-	if err := blastradius("cluster", "up", "--image-aliases", c.aliases,
+	if err := blastradius("cluster", "up", "--image-aliases", c.aliases, "--start-delay", c.startDelay.String(),
 		"--step-plugin", "step/e2e-test="+stepPlugin, "--step-plugin", "step/e2e-test-disabled="+stepPlugin+",disabled"); err != nil {
 		return "", fmt.Errorf("cluster up: %w (see %s)", err, clusterLog.Name())
 	}
@@ -248,12 +250,6 @@ func withCluster(ctx context.Context, c config, name, stepPlugin string, f func(
 	}
 	kubeconfig, err := namespaced(ctx, c, filepath.Join(dataDir, "kubeconfig"), filepath.Join(tmp, "kubeconfig"))
 	if err != nil {
-		return "", err
-	}
-	if err := waitGarbageCollector(ctx, kubeconfig, c.namespace); err != nil {
-		if ctx.Err() != nil {
-			return "interrupted", nil
-		}
 		return "", err
 	}
 	return f(kubeconfig)

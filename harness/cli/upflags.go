@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +18,7 @@ type upFlags struct {
 	aliasFlags []string
 	aliasFile  string
 	stepFlags  []string
+	startDelay time.Duration
 
 	aliases     []platform.ImageAlias   // set by load
 	stepPlugins []platform.MetricPlugin // set by load
@@ -29,6 +31,8 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.aliasFile, "image-aliases", "", "a file of --image-alias values, one a line (# comments)")
 	cmd.Flags().StringArrayVar(&f.stepFlags, "step-plugin", nil,
 		"configure an Argo Rollouts step plugin before the controller starts: NAMESPACE/NAME=PATH[,disabled] (repeatable)")
+	cmd.Flags().DurationVar(&f.startDelay, "start-delay", 0,
+		"hold each container's first start this long, as a kubelet's sandbox and image set-up would (local platform: processes start in milliseconds)")
 }
 
 // load parses the flags: aliases from the file first, then the flags.
@@ -86,6 +90,9 @@ func (f *upFlags) args() []string {
 			v += ",disabled"
 		}
 		out = append(out, "--step-plugin", v)
+	}
+	if f.startDelay > 0 {
+		out = append(out, "--start-delay", f.startDelay.String())
 	}
 	return out
 }

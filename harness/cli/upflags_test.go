@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
@@ -21,7 +22,7 @@ func TestUpFlagsReachTheSupervisor(t *testing.T) {
 	cmd := &cobra.Command{}
 	f.register(cmd)
 	require.NoError(t, cmd.ParseFlags([]string{"--image-aliases", "aliases", "--image-alias", "nginx:1.19-alpine=blastradius/demoapp:blue,PORT=80",
-		"--step-plugin", "step/e2e-test=plugin", "--step-plugin", "step/e2e-test-disabled=/opt/plugin,disabled"}))
+		"--step-plugin", "step/e2e-test=plugin", "--step-plugin", "step/e2e-test-disabled=/opt/plugin,disabled", "--start-delay", "2s"}))
 	require.NoError(t, f.load())
 	wantAliases := []platform.ImageAlias{
 		{From: "alpine:3.8", To: "blastradius/demoapp:blue"},
@@ -39,6 +40,7 @@ func TestUpFlagsReachTheSupervisor(t *testing.T) {
 		"--image-alias", "nginx:1.19-alpine=blastradius/demoapp:blue,PORT=80",
 		"--step-plugin", "step/e2e-test=" + filepath.Join(dir, "plugin"),
 		"--step-plugin", "step/e2e-test-disabled=/opt/plugin,disabled",
+		"--start-delay", "2s",
 	}, args)
 
 	// What the supervisor parses from those arguments, elsewhere, is the same.
@@ -50,6 +52,7 @@ func TestUpFlagsReachTheSupervisor(t *testing.T) {
 	require.NoError(t, sup.load())
 	assert.Equal(t, wantAliases, sup.aliases)
 	assert.Equal(t, wantPlugins, sup.stepPlugins)
+	assert.Equal(t, 2*time.Second, sup.startDelay)
 }
 
 func TestClusterUpRejectsBadUpFlags(t *testing.T) {

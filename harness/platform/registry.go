@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Options are what every platform is built from.
@@ -31,6 +32,11 @@ type Options struct {
 	// runs (see ImageAlias); an image neither aliased nor runnable still
 	// fails to pull.
 	ImageAliases []ImageAlias
+	// StartDelay holds each container's first start this long where
+	// containers start in milliseconds (local: processes), standing in for
+	// a kubelet's sandbox and image set-up; platforms with a container
+	// runtime take that time anyway and ignore it. Default 0.
+	StartDelay time.Duration
 }
 
 // Factory builds a platform, which Up then starts.

@@ -71,6 +71,8 @@ type Options struct {
 	// ImageAliases let pods name other images than the demo app's: each
 	// alias's To must be a demo app image (checked by Up).
 	ImageAliases []platform.ImageAlias
+	// StartDelay holds each container's first start (node.Config.StartDelay).
+	StartDelay time.Duration
 }
 
 // Cluster is one local cluster.
@@ -202,9 +204,10 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 		c.prepare,
 		c.startEtcd,
 		c.startAPIServer,
+		c.connect,
+		c.installManifests,
 		c.startControllers,
 		c.startPrometheus,
-		c.connect,
 		c.startNode,
 		c.startArgo,
 		c.startTraefik,
@@ -234,6 +237,7 @@ type upState struct {
 	etcdURL, apiURL string
 	argoVersion     string
 	traefikVersion  string
+	traefikToken    string // the service account token Traefik reads with
 }
 
 // upPorts are the loopback ports the cluster's components listen on.
@@ -422,6 +426,7 @@ func (c *Cluster) startNode(ctx context.Context, u *upState) error {
 		PodIPFirst:  netip.AddrFrom4([4]byte{127, byte(podIPBase + u.slot), 0, 1}),
 		PodIPLast:   netip.AddrFrom4([4]byte{127, byte(podIPBase + u.slot), 255, 254}),
 		BackoffBase: c.opts.CrashLoopBackoff,
+		StartDelay:  c.opts.StartDelay,
 	})
 	if err != nil {
 		return fmt.Errorf("node agent: %w", err)
@@ -436,14 +441,23 @@ func (c *Cluster) startNode(ctx context.Context, u *upState) error {
 	return nil
 }
 
-// startArgo installs Argo Rollouts' CRDs and RBAC from the pinned module
-// and starts the controller as a process.
-func (c *Cluster) startArgo(ctx context.Context, u *upState) error {
-	version, err := c.installArgo(ctx)
-	if err != nil {
+// installManifests applies Argo Rollouts' and Traefik's CRDs and RBAC
+// before kube-controller-manager starts. Its garbage collector learns of
+// resources at start and then only at its rediscovery every 30 s (fixed in
+// kube-controller-manager): CRDs installed after it would leave a deleted
+// Rollout's ReplicaSets and pods behind for up to 30 s, which on a cluster
+// where Argo was installed earlier never happens.
+func (c *Cluster) installManifests(ctx context.Context, u *upState) (err error) {
+	if u.argoVersion, err = c.installArgo(ctx); err != nil {
 		return err
 	}
-	u.argoVersion = version
+	u.traefikVersion, u.traefikToken, err = c.installTraefik(ctx)
+	return err
+}
+
+// startArgo starts the controller as a process (installManifests
+// installed its CRDs and RBAC).
+func (c *Cluster) startArgo(ctx context.Context, u *upState) error {
 	argoKubeconfig, err := c.argoKubeconfig(ctx, u.pki, u.apiURL)
 	if err != nil {
 		return err

@@ -22,9 +22,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -300,6 +302,48 @@ func TestClusterUp(t *testing.T) {
 			out, err := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl"), "--kubeconfig", provider.GetKubeconfig(), "get", "nodes").CombinedOutput()
 			require.NoError(t, err, string(out))
 			assert.Regexp(t, `blastradius-local\s+Ready`, string(out))
+			return ctx
+		}).
+		Assess("the garbage collector knows Rollouts from the start", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			// Right after Up, as the cluster's first use: a deleted
+			// Rollout's dependents go at once, not at the garbage
+			// collector's next rediscovery (up to 30 s later).
+			cs, dyn, _ := clients(t)
+			const name = "gc-probe"
+			ro := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+				"metadata": map[string]any{"name": name, "namespace": "default"},
+				"spec": map[string]any{
+					"replicas": int64(0),
+					"selector": map[string]any{"matchLabels": map[string]any{"app": name}},
+					"template": map[string]any{
+						"metadata": map[string]any{"labels": map[string]any{"app": name}},
+						"spec":     map[string]any{"containers": []any{map[string]any{"name": "app", "image": "blastradius/demoapp:blue"}}},
+					},
+					"strategy": map[string]any{"canary": map[string]any{}},
+				},
+			}}
+			created, err := dyn.Resource(rolloutGVR).Namespace("default").Create(ctx, ro, metav1.CreateOptions{})
+			require.NoError(t, err)
+			_, err = cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name,
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: name, UID: created.GetUID()}}}},
+				metav1.CreateOptions{})
+			require.NoError(t, err)
+			// Foreground: the Rollout itself goes only once the garbage
+			// collector, watching Rollouts, has deleted its dependents
+			// (with background deletion an unwatched owner can still be
+			// found missing by chance).
+			fg := metav1.DeletePropagationForeground
+			require.NoError(t, dyn.Resource(rolloutGVR).Namespace("default").Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &fg}))
+			err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+				_, errRO := dyn.Resource(rolloutGVR).Namespace("default").Get(ctx, name, metav1.GetOptions{})
+				_, errCM := cs.CoreV1().ConfigMaps("default").Get(ctx, name, metav1.GetOptions{})
+				return apierrors.IsNotFound(errRO) && apierrors.IsNotFound(errCM), nil
+			})
+			if !assert.NoError(t, err, "the Rollout deleted in the foreground, or the ConfigMap it owns, is still there") {
+				_ = cs.CoreV1().ConfigMaps("default").Delete(context.Background(), name, metav1.DeleteOptions{})
+				_, _ = dyn.Resource(rolloutGVR).Namespace("default").Patch(context.Background(), name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+			}
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)

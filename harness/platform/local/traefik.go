@@ -104,16 +104,12 @@ func (c *Cluster) installTraefik(ctx context.Context) (version, token string, er
 	return version, token, err
 }
 
-// startTraefik installs Traefik's CRDs and RBAC and starts it. Traefik
+// startTraefik starts Traefik (installManifests installed its CRDs and
+// RBAC). Traefik
 // reads its static configuration from one source only (a file, the flags or
 // the environment), so all of it goes in a file, readable by its owner
 // alone since it holds the token.
 func (c *Cluster) startTraefik(ctx context.Context, u *upState) error {
-	version, token, err := c.installTraefik(ctx)
-	if err != nil {
-		return err
-	}
-	u.traefikVersion = version
 	dir := filepath.Join(c.opts.DataDir, traefikDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -127,7 +123,7 @@ func (c *Cluster) startTraefik(ctx context.Context, u *upState) error {
 		"ping": map[string]any{"entryPoint": "traefik"},
 		"providers": map[string]any{"kubernetesCRD": map[string]any{
 			"endpoint":         u.apiURL,
-			"token":            token,
+			"token":            u.traefikToken,
 			"certAuthFilePath": u.pki.caCert,
 			// Rollouts change weights every few seconds: apply each at once.
 			"throttleDuration": "0s",

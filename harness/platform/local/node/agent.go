@@ -90,6 +90,12 @@ type Config struct {
 	MemoryPollInterval time.Duration
 	// MaxLogSize rotates a container log beyond this size; default 10 MiB.
 	MaxLogSize int64
+	// StartDelay holds each container's first start that long, in
+	// ContainerCreating, standing in for the sandbox and image set-up a
+	// kubelet does before a container runs (seconds with a container
+	// runtime; here a process starts in milliseconds). Restarts are not
+	// delayed, as the kubelet's are not. Default 0.
+	StartDelay time.Duration
 
 	Logger *slog.Logger // default: discard
 }
@@ -303,7 +309,7 @@ func newHost(cfg Config, spec corev1.Node, ips *IPPool, sp *spawner, recorder re
 		nodeName: cfg.NodeName, hostIP: nodeHostIP, dataDir: cfg.DataDir,
 		images: cfg.Images, ips: ips, spawner: sp, recorder: recorder, log: logger,
 		backoffBase: cfg.BackoffBase, backoffMax: cfg.BackoffMax,
-		memoryPoll: cfg.MemoryPollInterval, maxLogSize: cfg.MaxLogSize,
+		memoryPoll: cfg.MemoryPollInterval, maxLogSize: cfg.MaxLogSize, startDelay: cfg.StartDelay,
 		nodeCPU: spec.Status.Capacity[corev1.ResourceCPU], nodeMemory: spec.Status.Capacity[corev1.ResourceMemory],
 	}
 }

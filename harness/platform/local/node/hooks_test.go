@@ -117,3 +117,18 @@ func TestRunInContainer(t *testing.T) {
 	assert.ErrorContains(t, err, `container "nope" of pod default/execd is not running`)
 	n.deleteAndWait(pod, 2, 10*time.Second)
 }
+
+// TestStartDelay: a container's first start waits in ContainerCreating for
+// the start delay, as a kubelet's sandbox and image set-up would.
+func TestStartDelay(t *testing.T) {
+	n := newTestNode(t, demoImages(demoapp(t)))
+	n.h.startDelay = 1500 * time.Millisecond
+	created := time.Now()
+	pod := n.create(demoPod("slow-start", "blastradius/demoapp:blue"))
+	st := n.status(pod)
+	require.NotNil(t, st.ContainerStatuses[0].State.Waiting)
+	assert.Equal(t, "ContainerCreating", st.ContainerStatuses[0].State.Waiting.Reason)
+	n.waitStatus(pod, 20*time.Second, "ready after the delay", isReady)
+	assert.GreaterOrEqual(t, time.Since(created), n.h.startDelay)
+	n.deleteAndWait(pod, 2, 10*time.Second)
+}

@@ -45,6 +45,7 @@ type host struct {
 	backoffBase, backoffMax time.Duration
 	memoryPoll              time.Duration
 	maxLogSize              int64
+	startDelay              time.Duration // see Config.StartDelay
 	nodeCPU, nodeMemory     resource.Quantity
 }
 
@@ -457,6 +458,9 @@ func (c *container) run() bool {
 	h := c.p.h
 	restarts := newBackoff(h.backoffBase, h.backoffMax)
 	pulls := newBackoff(h.backoffBase, h.backoffMax)
+	if h.startDelay > 0 && !c.wait(h.startDelay) {
+		return false
+	}
 	for {
 		if c.p.stopping() {
 			return false
