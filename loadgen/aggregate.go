@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -76,6 +77,9 @@ type Summary struct {
 	// were counted in the oldest open one). It stays 0 unless vegeta stops
 	// ordering sequence numbers by send time.
 	Late int64 `json:"late"`
+	// Duplicates counts records a Merger was given again (same source and
+	// sequence number) and left out.
+	Duplicates int64 `json:"duplicates,omitempty"`
 	// LastSent is the send time of the latest request sent, exactly as its
 	// record has it; zero if none was. A scoring window that ends after it
 	// holds every request of the run.
@@ -172,6 +176,10 @@ const maxSeqWindow = 1 << 20
 // section that stamps their send time, so second b is complete once all
 // sequence numbers up to one sent after b have arrived.
 //
+// With several sources (generators numbering their requests each on their
+// own, see Merger), each has its own watermark and a second is finalized
+// once every source still sending has passed it.
+//
 // add is called from a single goroutine; snapshot may be called concurrently.
 type aggregator struct {
 	t0       time.Time
@@ -184,6 +192,7 @@ type aggregator struct {
 	failures     int64
 	aborted      int64
 	late         int64
+	duplicates   int64
 	versions     map[string]*versionAgg
 	unattributed versionAgg
 	usersFailed  bitset
@@ -195,12 +204,26 @@ type aggregator struct {
 	open []*bucket // open seconds base, base+1, ...
 	free []*bucket
 
+	marks []watermark // one per source
+}
+
+// watermark is how far one source's results are complete.
+type watermark struct {
 	next       uint64  // lowest sequence number not yet seen
 	ring       []int32 // second+1 of seen sequence numbers >= next, by seq&mask
 	lastSecond int     // second of sequence number next-1
+	done       bool    // the source sends no more
 }
 
 func newAggregator(t0 time.Time, p Profile, d time.Duration, nusers int) *aggregator {
+	return newMultiAggregator(t0, p, d, nusers, 1)
+}
+
+func newMultiAggregator(t0 time.Time, p Profile, d time.Duration, nusers, sources int) *aggregator {
+	marks := make([]watermark, sources)
+	for i := range marks {
+		marks[i] = watermark{ring: make([]int32, 1024), lastSecond: -1}
+	}
 	return &aggregator{
 		t0:           t0,
 		profile:      p,
@@ -209,8 +232,7 @@ func newAggregator(t0 time.Time, p Profile, d time.Duration, nusers int) *aggreg
 		versions:     make(map[string]*versionAgg),
 		unattributed: versionAgg{served: make(bitset, (nusers+63)/64), failed: make(bitset, (nusers+63)/64)},
 		usersFailed:  make(bitset, (nusers+63)/64),
-		ring:         make([]int32, 1024),
-		lastSecond:   -1,
+		marks:        marks,
 	}
 }
 
@@ -242,9 +264,16 @@ func (a *aggregator) bucket(sec int) *bucket {
 
 // add folds in one record and returns the seconds it finalized, if any (a
 // view of the series; the caller must not modify it).
-func (a *aggregator) add(r *Record) []Second {
+func (a *aggregator) add(r *Record) []Second { return a.addFrom(0, r) }
+
+// addFrom is add for the record of one source.
+func (a *aggregator) addFrom(source int, r *Record) []Second {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.marks[source].seen(r.Seq) {
+		a.duplicates++
+		return nil
+	}
 
 	sec := 0
 	if d := r.Time.Sub(a.t0); d > 0 {
@@ -311,37 +340,69 @@ func (a *aggregator) add(r *Record) []Second {
 	bv.lat = append(bv.lat, r.Latency)
 
 	// Advance the watermark and finalize the seconds it closes.
-	a.observe(r.Seq, sec)
+	a.marks[source].observe(r.Seq, sec)
+	return a.finalizeComplete()
+}
+
+// finalizeComplete finalizes the seconds every source still sending has
+// passed, and returns them.
+func (a *aggregator) finalizeComplete() []Second {
+	upTo := math.MaxInt
+	for i := range a.marks {
+		if !a.marks[i].done {
+			upTo = min(upTo, a.marks[i].lastSecond)
+		}
+	}
 	from := len(a.series)
-	for a.base < a.lastSecond && len(a.open) > 0 {
+	for a.base < upTo && len(a.open) > 0 {
 		a.finalizeOldest()
 	}
 	return a.series[from:]
 }
 
-func (a *aggregator) observe(seq uint64, sec int) {
-	if seq < a.next || seq-a.next >= maxSeqWindow {
+// sourceDone marks a source as sending no more, so that it holds no second
+// open, and returns the seconds that finalizes.
+func (a *aggregator) sourceDone(source int) []Second {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.marks[source].done = true
+	return a.finalizeComplete()
+}
+
+// seen reports whether seq has been observed (within the window tracked).
+func (w *watermark) seen(seq uint64) bool {
+	if seq < w.next {
+		return true
+	}
+	if seq-w.next >= uint64(len(w.ring)) {
+		return false
+	}
+	return w.ring[seq&uint64(len(w.ring)-1)] != 0
+}
+
+func (w *watermark) observe(seq uint64, sec int) {
+	if seq < w.next || seq-w.next >= maxSeqWindow {
 		return
 	}
-	for seq-a.next >= uint64(len(a.ring)) {
-		a.growRing()
+	for seq-w.next >= uint64(len(w.ring)) {
+		w.growRing()
 	}
-	mask := uint64(len(a.ring) - 1)
-	a.ring[seq&mask] = int32(sec) + 1
-	for a.ring[a.next&mask] != 0 {
-		a.lastSecond = int(a.ring[a.next&mask] - 1)
-		a.ring[a.next&mask] = 0
-		a.next++
+	mask := uint64(len(w.ring) - 1)
+	w.ring[seq&mask] = int32(sec) + 1
+	for w.ring[w.next&mask] != 0 {
+		w.lastSecond = int(w.ring[w.next&mask] - 1)
+		w.ring[w.next&mask] = 0
+		w.next++
 	}
 }
 
-func (a *aggregator) growRing() {
-	old := a.ring
+func (w *watermark) growRing() {
+	old := w.ring
 	oldMask := uint64(len(old) - 1)
-	a.ring = make([]int32, 2*len(old))
-	mask := uint64(len(a.ring) - 1)
-	for s := a.next; s < a.next+uint64(len(old)); s++ {
-		a.ring[s&mask] = old[s&oldMask]
+	w.ring = make([]int32, 2*len(old))
+	mask := uint64(len(w.ring) - 1)
+	for s := w.next; s < w.next+uint64(len(old)); s++ {
+		w.ring[s&mask] = old[s&oldMask]
 	}
 }
 
@@ -421,6 +482,7 @@ func (a *aggregator) summary(elapsed time.Duration) *Summary {
 		Users:             a.nusers,
 		UsersFailed:       a.usersFailed.count(),
 		Late:              a.late,
+		Duplicates:        a.duplicates,
 	}
 	for name, v := range a.versions {
 		s.Versions[name] = v.stats()

@@ -84,6 +84,9 @@ type Config struct {
 	// finalized, from the goroutine consuming results: keep it quick, and
 	// treat the Second as read-only.
 	OnSecond func(Second)
+	// Shard, when set, makes this generator one of Shard.Count that share
+	// one load between them: see Shard.
+	Shard *Shard
 	// OnRecord, when set, is called with every record as it streams in,
 	// from the goroutine consuming results (a live view draws each
 	// request): keep it quick, and do not keep the pointer.
@@ -140,6 +143,14 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.SLO < 0 {
 		return cfg, fieldErr("slo", "must be >= 0 (got %s)", cfg.SLO)
 	}
+	if sh := cfg.Shard; sh != nil {
+		switch {
+		case sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count:
+			return cfg, fieldErr("shard", "index %d of %d: want 0 <= index < count", sh.Index, sh.Count)
+		case cfg.Users < sh.Count:
+			return cfg, fieldErr("shard", "%d users cannot be split over %d generators", cfg.Users, sh.Count)
+		}
+	}
 	return cfg, nil
 }
 
@@ -147,6 +158,7 @@ func (cfg Config) withDefaults() (Config, error) {
 // gives the numbers so far at any time, from any goroutine.
 type Generator struct {
 	cfg      Config
+	profile  Profile // what this generator sends: its shard's share
 	pacer    *scaledPacer
 	users    *users
 	conns    *connTracker
@@ -177,6 +189,12 @@ func New(cfg Config) (*Generator, error) {
 		return nil, err
 	}
 	pacer := newScaledPacer(cfg.Profile, cfg.Duration)
+	profile := cfg.Profile
+	if sh := cfg.Shard; sh != nil {
+		w := sh.Weight(cfg.Users)
+		pacer.shard(w, sh.phase())
+		profile = profile.Times(w)
+	}
 	conns := newConnTracker(cfg.KeepAlive, cfg.Timeout)
 	tr := &http.Transport{
 		Proxy:               nil, // straight to the target, whatever HTTP_PROXY says
@@ -190,7 +208,8 @@ func New(cfg Config) (*Generator, error) {
 	g := &Generator{
 		cfg:      cfg,
 		pacer:    pacer,
-		users:    newUsers(cfg.Users, cfg.Seed, cfg.URL, cfg.Headers, cfg.Cohort),
+		profile:  profile,
+		users:    newUsers(cfg.Users, cfg.Seed, cfg.URL, cfg.Headers, cfg.Cohort, cfg.Shard),
 		conns:    conns,
 		tr:       tr,
 		finished: make(chan struct{}),
@@ -228,7 +247,7 @@ func (g *Generator) Start(ctx context.Context) error {
 	}
 	g.started = true
 	g.t0 = time.Now()
-	g.agg = newAggregator(g.t0, g.cfg.Profile, g.cfg.Duration, g.cfg.Users)
+	g.agg = newAggregator(g.t0, g.profile, g.cfg.Duration, g.cfg.Users)
 	results := g.attacker.Attack(g.users.targeter(), g.pacer, g.cfg.Duration, "")
 	g.wg.Add(2)
 	go g.consume(results)

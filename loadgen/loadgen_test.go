@@ -159,9 +159,9 @@ func TestUsers(t *testing.T) {
 	assert.Equal(t, "user-0042", userFromURL("http://h/p?q=#x#user-0042"))
 	assert.Equal(t, "", userFromURL("http://h/p"))
 
-	u := newUsers(100, 7, "http://h/p?q=1", http.Header{"host": {"example"}}, nil)
-	same := newUsers(100, 7, "http://h/p?q=1", nil, nil)
-	other := newUsers(100, 8, "http://h/p?q=1", nil, nil)
+	u := newUsers(100, 7, "http://h/p?q=1", http.Header{"host": {"example"}}, nil, nil)
+	same := newUsers(100, 7, "http://h/p?q=1", nil, nil, nil)
+	other := newUsers(100, 8, "http://h/p?q=1", nil, nil, nil)
 	counts := make([]int, 100)
 	differ := 0
 	for k := range uint64(100000) {
@@ -457,7 +457,7 @@ func TestRecordsWriteErrorStopsRun(t *testing.T) {
 }
 
 func TestCohortMarksAShareOfUsers(t *testing.T) {
-	u := newUsers(2000, 1, "http://h/", nil, &Cohort{Header: "X-Cohort", Value: "internal", Share: 0.1})
+	u := newUsers(2000, 1, "http://h/", nil, &Cohort{Header: "X-Cohort", Value: "internal", Share: 0.1}, nil)
 	n := 0
 	for i, h := range u.headers {
 		in := h.Get("X-Cohort") == "internal"

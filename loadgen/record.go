@@ -20,9 +20,9 @@ import (
 //
 //	{"seq":12,"t":"2025-01-02T03:04:05.123456789Z","latencyMs":1.234,"code":200,"version":"blue","user":"user-0042","failed":false}
 //
-// with "error" (the transport error, when there was no response) and
-// "aborted" (true when the request was cut short by cancelling the run) added
-// only when set. An empty version means the response was unattributed.
+// with "error" (the transport error, when there was no response),
+// "aborted" (true when the request was cut short by cancelling the run) and
+// "worker" (the in-cluster worker that sent it) added only when set. An empty version means the response was unattributed.
 type Record struct {
 	Seq     uint64        // the attack's request sequence number, from 0
 	Time    time.Time     // when the request was sent
@@ -33,6 +33,9 @@ type Record struct {
 	User    string        // the synthetic user, e.g. "user-0042"
 	Failed  bool          // by the run's rules; see Failed
 	Aborted bool          // no response because the run was cancelled
+	// Worker names the in-cluster load worker that sent the request (its
+	// pod); "" for a generator of the harness's own. Seq counts within it.
+	Worker string
 }
 
 // Failed reports whether a request failed: no response (a transport error or
@@ -91,6 +94,10 @@ func (r *Record) AppendJSON(b []byte) []byte {
 	if r.Aborted {
 		b = append(b, `,"aborted":true`...)
 	}
+	if r.Worker != "" {
+		b = append(b, `,"worker":`...)
+		b = appendJSONString(b, r.Worker)
+	}
 	return append(b, '}')
 }
 
@@ -121,6 +128,7 @@ type recordJSON struct {
 	User      string    `json:"user"`
 	Failed    bool      `json:"failed"`
 	Aborted   bool      `json:"aborted"`
+	Worker    string    `json:"worker"`
 }
 
 // UnmarshalJSON implements json.Unmarshaler for the NDJSON line format.
@@ -139,6 +147,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 		User:    j.User,
 		Failed:  j.Failed,
 		Aborted: j.Aborted,
+		Worker:  j.Worker,
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ func sampleRecords() []Record {
 		{Seq: 4, Time: t0.Add(4 * time.Second), Latency: 3 * time.Millisecond, Code: 0, Error: "net/http: request canceled",
 			User: "user-0007", Aborted: true},
 		{Seq: 5, Time: t0, Latency: 59*time.Second + 999999999, Code: 200, Version: "vé\"rsion<1>", User: "user-12345"},
+		{Seq: 5, Time: t0, Latency: time.Millisecond, Code: 200, Version: "blue", User: "user-0003", Worker: "load-worker-1"},
 	}
 }
 
@@ -48,6 +49,8 @@ func TestRecordLineFormat(t *testing.T) {
 	assert.Contains(t, string(rs[3].AppendJSON(nil)), `"version":"","user":"user-0001","failed":true}`)
 	assert.Contains(t, string(rs[4].AppendJSON(nil)), `"error":"net/http: request canceled"`)
 	assert.Contains(t, string(rs[4].AppendJSON(nil)), `"failed":false,"aborted":true}`)
+	assert.Contains(t, string(rs[6].AppendJSON(nil)), `"failed":false,"worker":"load-worker-1"}`)
+	assert.NotContains(t, line, "worker")
 	// Times are written in UTC.
 	assert.Contains(t, string(rs[2].AppendJSON(nil)), `"t":"2025-01-02T03:04:07Z"`)
 }

@@ -67,6 +67,37 @@ type users struct {
 	headers []http.Header
 	seed    uint64
 	next    atomic.Uint64
+	// A shard picks among its own users only: index, index+count, ...
+	first, stride, own int
+}
+
+// Shard is one of Count generators that share one load: generator Index
+// sends for the users whose number is Index modulo Count (disjoint user
+// sets that together are all of them), at the share of the rate its users
+// are of all users (so the shares sum to the whole rate), its requests
+// interleaved with the others' when the shares are equal: the k-th request
+// of the whole schedule is generator k mod Count's.
+type Shard struct {
+	Index, Count int
+}
+
+// Users is how many of users users the shard has.
+func (s Shard) Users(users int) int { return (users - s.Index + s.Count - 1) / s.Count }
+
+// Weight is the shard's share of the rate: its share of the users.
+func (s Shard) Weight(users int) float64 { return float64(s.Users(users)) / float64(users) }
+
+// phase offsets the shard's requests within the whole schedule: with equal
+// weights, shard i sends requests i, i+Count, i+2*Count, ... (from 0).
+func (s Shard) phase() float64 { return 1 - float64(s.Index+1)/float64(s.Count) }
+
+// Split returns the n shards of one load, in order.
+func Split(n int) []Shard {
+	out := make([]Shard, n)
+	for i := range out {
+		out[i] = Shard{Index: i, Count: n}
+	}
+	return out
 }
 
 // Cohort marks the users whose CohortOf is below Share with Header: Value.
@@ -85,11 +116,18 @@ func InCohort(user string, share float64) bool {
 	return float64(h.Sum64()%10000) < share*10000
 }
 
-func newUsers(n int, seed int64, base string, extra http.Header, cohort *Cohort) *users {
+func newUsers(n int, seed int64, base string, extra http.Header, cohort *Cohort, shard *Shard) *users {
 	u := &users{
 		urls:    make([]string, n),
 		headers: make([]http.Header, n),
 		seed:    uint64(seed),
+		stride:  1,
+		own:     n,
+	}
+	if shard != nil {
+		// Each shard its own stream of picks.
+		u.seed = splitmix64(uint64(seed) ^ uint64(shard.Index)*0xd1b54a32d192ed03)
+		u.first, u.stride, u.own = shard.Index, shard.Count, shard.Users(n)
 	}
 	for i := range n {
 		name := UserName(i)
@@ -116,7 +154,7 @@ func splitmix64(x uint64) uint64 {
 
 // pick returns the user of the k-th request.
 func (u *users) pick(k uint64) int {
-	return int(splitmix64(u.seed+k*0x9e3779b97f4a7c15) % uint64(len(u.urls)))
+	return u.first + u.stride*int(splitmix64(u.seed+k*0x9e3779b97f4a7c15)%uint64(u.own))
 }
 
 // targeter returns a vegeta.Targeter issuing GETs as successive users. Target
