@@ -16,7 +16,8 @@ PROMETHEUS_VERSION ?= v0.316.0
 # CRDs and RBAC are read from the same module at run time. (v3.7 does not
 # build from the module proxy: a replace to a nested local module.)
 TRAEFIK_VERSION ?= v3.6.12
-# The demo app is a static binary: it becomes an image layer and runs as a pod.
+# The demo app and the harness are static binaries: each becomes an image's
+# only layer (blastradius images build|push), which has no C library.
 STATIC  := CGO_ENABLED=0
 
 .PHONY: all build tools scenario fidelity conformance test unit bench lint fmt clean
@@ -29,7 +30,7 @@ build:
 	@mkdir -p $(BIN)
 	$(STATIC) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/demoapp ./demoapp/cmd/demoapp
 	cd harness/router/traefikplugin && $(STATIC) GOTOOLCHAIN=$(ARGO_TOOLCHAIN) $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/rollouts-plugin-traefik ./cmd/rollouts-plugin-traefik
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/blastradius .
+	$(STATIC) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/blastradius .
 
 # The local platform's tools: Kubernetes v1.34 control plane, kubectl, etcd,
 # the Argo Rollouts controller and kubectl plugin, Prometheus (hack/tools/build.sh).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -86,4 +87,22 @@ func TestMissingBinaryNamesMakeTarget(t *testing.T) {
 	_, err := WriteTarballs(t.TempDir(), "/nonexistent/demoapp", catalog.All())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "make build")
+}
+
+// A runtime unpacking a layer checks the tar's digest against the config's
+// diff ID: validate does the same.
+func TestLayerUnpacksToItsDiffID(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "demoapp")
+	require.NoError(t, os.WriteFile(bin, []byte("binary"), 0o755))
+	l, err := BinaryLayer(bin)
+	require.NoError(t, err)
+	digest, err := l.Digest()
+	require.NoError(t, err)
+	diffID, err := l.DiffID()
+	require.NoError(t, err)
+	assert.NotEqual(t, digest, diffID, "the layer is compressed")
+	v, _ := catalog.Lookup("slow-red")
+	img, err := Build(v, l)
+	require.NoError(t, err)
+	require.NoError(t, validate.Image(img))
 }
