@@ -53,6 +53,7 @@ func NewRoot() *cobra.Command {
 		newDemoCmd(),
 		newImagesCmd(),
 		newLoadCmd(),
+		newLoadWorkerCmd(),
 		newReportCmd(),
 		newRunCmd(),
 		newValidateCmd(),

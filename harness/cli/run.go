@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	demoimage "github.com/blastradius/blastradius/demoapp/image"
 	"github.com/blastradius/blastradius/harness/analysis"
 	"github.com/blastradius/blastradius/harness/platform"
 	"github.com/blastradius/blastradius/harness/platform/local"
@@ -41,6 +42,9 @@ type runOptions struct {
 	// cpuProfile, when set, receives the harness's own CPU profile (pprof).
 	cpuProfile string
 	ai         aiOptions
+	// load and loadWorkers choose where the users' load is generated.
+	load        string
+	loadWorkers int
 }
 
 func newRunCmd() *cobra.Command {
@@ -81,12 +85,37 @@ expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no per-second progress lines")
 	f.StringVar(&o.cpuProfile, "cpu-profile", "", "write the harness's own CPU profile (go tool pprof) to this file")
 	f.Float64Var(&o.timeScale, "time-scale", 0, "compress every release by this: pauses, intervals, analysis window, warm-up and fault times times F, the load's rate divided by F (docs/runner.md)")
+	f.StringVar(&o.load, "load", "", "where the users' load is generated: local (this process) or in-cluster (worker pods running this binary's image); "+
+		"default: in-cluster for scenarios that set load.workers, local otherwise")
+	f.IntVar(&o.loadWorkers, "load-workers", 0, fmt.Sprintf("in-cluster load workers, overriding the scenarios' load.workers (default %d)", runner.DefaultLoadWorkers))
 	o.ai.register(f)
 	o.ai.registerMetricAI(f)
 	return cmd
 }
 
+// loadOptions checks --load and --load-workers.
+func (o runOptions) loadOptions() (runner.LoadOptions, error) {
+	lo := runner.LoadOptions{Generator: results.LoadGenerator(o.load), Workers: o.loadWorkers,
+		Image: demoimage.HarnessImage(demoimage.DefaultHarnessTag)}
+	switch lo.Generator {
+	case "", results.LoadLocal, results.LoadInCluster:
+	default:
+		return lo, fmt.Errorf("--load %q: want %s or %s", o.load, results.LoadLocal, results.LoadInCluster)
+	}
+	if o.loadWorkers < 0 || o.loadWorkers > scenario.MaxLoadWorkers {
+		return lo, fmt.Errorf("--load-workers %d: want 1 to %d", o.loadWorkers, scenario.MaxLoadWorkers)
+	}
+	if o.loadWorkers > 0 && lo.Generator == results.LoadLocal {
+		return lo, errors.New("--load-workers: the local load has no workers (--load in-cluster)")
+	}
+	return lo, nil
+}
+
 func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, args []string, seed *int64) error {
+	load, err := o.loadOptions()
+	if err != nil {
+		return &exitError{code: ExitHarness, err: err}
+	}
 	specs, err := planRuns(stderr, o, args, seed)
 	if err != nil {
 		return err
@@ -146,6 +175,7 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 	}
 	defer stop()
 	r.PluginBacking = backing
+	r.Load = load
 	if !o.quiet {
 		r.Progress, r.Status = rs.say, rs.display.Status
 	}

@@ -33,6 +33,11 @@ type Platform interface {
 	LoadImages(ctx context.Context, images ...string) error
 	// ServiceURL is an http URL on 127.0.0.1 that reaches a NodePort Service.
 	ServiceURL(ctx context.Context, namespace, name string) (string, error)
+	// InClusterServiceURL is an http URL that reaches a Service from the
+	// cluster's pods: where in-cluster load workers send the users' load.
+	InClusterServiceURL(ctx context.Context, namespace, name string) (string, error)
+	// InClusterRouterURL is the L7 router's base URL from the cluster's pods.
+	InClusterRouterURL(ctx context.Context) (string, error)
 	// PodURL is an http URL that reaches a pod's port from the harness, for
 	// scraping metrics and the demo app's admin API.
 	PodURL(ctx context.Context, pod *corev1.Pod, port int) (string, error)

@@ -155,6 +155,41 @@ type Load struct {
 	AchievedRate  float64 `json:"achievedRate"`
 	RequestedRate float64 `json:"requestedRate"`
 	PreviewTotal  int64   `json:"previewTotal,omitempty"`
+	// Generator is where the users' load was generated: LoadLocal (the
+	// harness's own generator) or LoadInCluster (worker pods).
+	Generator LoadGenerator `json:"generator,omitempty"`
+	// Workers are the in-cluster load workers, one entry each.
+	Workers []LoadWorker `json:"workers,omitempty"`
+	// LostShare is the share of the load whose workers stopped answering
+	// before the load was stopped: from each one's Lost time on, that share
+	// of the users' requests was not measured.
+	LostShare float64 `json:"lostShare,omitempty"`
+}
+
+// LoadGenerator is where a run's load is generated.
+type LoadGenerator string
+
+// The load generators.
+const (
+	LoadLocal     LoadGenerator = "local"
+	LoadInCluster LoadGenerator = "in-cluster"
+)
+
+// LoadWorker is what became of one in-cluster load worker.
+type LoadWorker struct {
+	Name  string  `json:"name"`  // its pod
+	Share float64 `json:"share"` // of the rate and of the users
+	// Records is how many of its requests' records reached the harness;
+	// Sent is its own count, when it could give it.
+	Records int64  `json:"records"`
+	Sent    *int64 `json:"sent,omitempty"`
+	// Complete: it finished and every record it sent arrived.
+	Complete  bool      `json:"complete"`
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	LateStart bool      `json:"lateStart,omitempty"` // it got the start after the shared start time
+	// Lost is when it stopped answering, if it did.
+	Lost  time.Time `json:"lost,omitzero"`
+	Error string    `json:"error,omitempty"`
 }
 
 // AnalysisCall is one measurement the analysis endpoint served.

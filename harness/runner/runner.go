@@ -77,6 +77,8 @@ type Runner struct {
 	// API, the agent calls of an analyzer Argo measures through a metric
 	// plugin (metric-ai); empty when the platform runs no such plugin.
 	PluginBacking string
+	// Load chooses where the users' load is generated.
+	Load LoadOptions
 	// OutDir receives runs/<id>/records.ndjson.
 	OutDir string
 	// Progress receives notable events, one line each, prefixed with the
@@ -141,7 +143,7 @@ type run struct {
 	lc     lifecycle
 
 	records   *os.File           // runs/<id>/records.ndjson
-	gen       *loadgen.Generator // the users' load
+	gen       userLoad           // the users' load
 	preview   *loadgen.Generator // blue-green preview load, or nil
 	live      liveStats
 	loadDone  bool

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/blastradius/blastradius/harness/fault"
+	"github.com/blastradius/blastradius/harness/incluster"
 	"github.com/blastradius/blastradius/harness/internal/sleep"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/scenario"
@@ -119,16 +120,29 @@ func (x *run) startLoad(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	x.gen, err = loadgen.New(loadgen.Config{
+	cfg := loadgen.Config{
 		URL: url + "/color", Profile: x.sc.LoadProfile(), Users: x.sc.Load.Users, Seed: x.spec.Seed,
 		KeepAlive: x.sc.Load.KeepAlive, SLO: x.sc.Load.SLO, Records: f, Timeout: 5 * time.Second,
 		OnSecond: x.live.add, Headers: headers, Cohort: cohort,
-	})
-	if err != nil {
-		return fmt.Errorf("load: %w", err)
 	}
-	if err := x.gen.Start(ctx); err != nil {
+	gen, workers, err := x.loadPlan()
+	if err != nil {
 		return err
+	}
+	x.res.Load.Generator = gen
+	if gen == results.LoadInCluster {
+		if x.gen, err = x.startInClusterLoad(ctx, workers, cfg); err != nil {
+			return err
+		}
+	} else {
+		g, err := loadgen.New(cfg)
+		if err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+		if err := g.Start(ctx); err != nil {
+			return err
+		}
+		x.gen = g
 	}
 	// On any exit the load stops; closeWindow stops it first on success.
 	x.lc.cleanup(func() { _, _ = x.stopLoad() })
@@ -137,6 +151,26 @@ func (x *run) startLoad(ctx context.Context) error {
 		x.preview, err = x.startPreview(ctx)
 	}
 	return err
+}
+
+// startInClusterLoad starts the users' load on worker pods, aimed at the
+// same Service or router as seen from the cluster's pods.
+func (x *run) startInClusterLoad(ctx context.Context, workers int, cfg loadgen.Config) (userLoad, error) {
+	var target string
+	var err error
+	if x.traits.Routed() {
+		target, err = x.r.Platform.InClusterRouterURL(ctx)
+	} else {
+		target, err = x.r.Platform.InClusterServiceURL(ctx, x.ns, x.params.App)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f, err := x.startFleet(ctx, workers, target+"/color", cfg)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return f, nil
 }
 
 // entry is where the users' load goes: the app's Service, or for a routed
@@ -181,6 +215,9 @@ func (x *run) stopLoad() (time.Time, error) {
 	x.loadDone = true
 	x.gen.Stop()
 	sum, err := x.gen.Wait()
+	if f, ok := x.gen.(*fleetLoad); ok {
+		x.res.Load.Workers, x.res.Load.LostShare = incluster.Results(f.reports)
+	}
 	if x.preview != nil {
 		x.preview.Stop()
 		if ps, _ := x.preview.Wait(); ps != nil {

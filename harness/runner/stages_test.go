@@ -46,6 +46,10 @@ func (p fakePlatform) PodURL(context.Context, *corev1.Pod, int) (string, error) 
 func (p fakePlatform) Versions(context.Context) (string, string, error)         { return "", "", nil }
 func (p fakePlatform) PrometheusURL(context.Context) (string, error)            { return p.url, nil }
 func (p fakePlatform) RouterURL(context.Context) (string, error)                { return p.url, nil }
+func (p fakePlatform) InClusterServiceURL(context.Context, string, string) (string, error) {
+	return p.url, nil
+}
+func (p fakePlatform) InClusterRouterURL(context.Context) (string, error) { return p.url, nil }
 
 func TestLifecycleRunsStepsThenCleansUpInReverse(t *testing.T) {
 	var got []string

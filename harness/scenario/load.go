@@ -33,7 +33,7 @@ var (
 		"analysis", "steps", "stepPause", "timeScale", "faults", "repeat", "seeds", "timeout", "expect", "routing",
 	}
 	routingKeys  = []string{"canaryReplicas", "mirrorPercent", "cohortShare"}
-	loadKeys     = []string{"profile", "rate", "users", "slo", "warmup", "keepAlive", "previewShare"}
+	loadKeys     = []string{"profile", "rate", "users", "slo", "warmup", "keepAlive", "previewShare", "workers"}
 	analysisKeys = []string{"interval", "count", "failureLimit", "inconclusiveLimit", "maxErrorRate", "maxP99", "window",
 		"minRequests", "scrapeInterval", "confidence", "tolerance", "passScore", "marginalScore", "alpha", "beta", "effectSize",
 		"policy", "budget", "chaos"}
@@ -468,6 +468,16 @@ func (d *decoder) load(sp *fields, s *Scenario) bool {
 			lf.errorf("previewShare", "must be at least 0 and less than 1, got %g", v)
 		} else {
 			s.Load.PreviewShare = v
+		}
+	}
+	if v, good := lf.integer("workers"); good {
+		switch {
+		case v < 1 || v > MaxLoadWorkers:
+			lf.errorf("workers", "must be between 1 and %d, got %d", MaxLoadWorkers, v)
+		case v > int64(s.Load.Users):
+			lf.errorf("workers", "%d workers need at least as many users (users: %d)", v, s.Load.Users)
+		default:
+			s.Load.Workers = int(v)
 		}
 	}
 	return ok

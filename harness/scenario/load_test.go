@@ -124,6 +124,9 @@ func TestValidationErrors(t *testing.T) {
 		{"zero rate", "  load:\n    rate: 0\n", []string{"FILE:9: spec.load.rate: must be > 0 (got 0)"}},
 		{"users", "  load:\n    users: 0\n", []string{"FILE:9: spec.load.users: must be between 1 and 100000, got 0"}},
 		{"preview share", "  load:\n    previewShare: 1\n", []string{"FILE:9: spec.load.previewShare: must be at least 0 and less than 1, got 1"}},
+		{"workers", "  load:\n    workers: 0\n", []string{"FILE:9: spec.load.workers: must be between 1 and 64, got 0"}},
+		{"workers over users", "  load:\n    users: 3\n    workers: 4\n", []string{
+			"FILE:10: spec.load.workers: 4 workers need at least as many users (users: 3)"}},
 		{"negative warmup", "  load:\n    warmup: -1s\n", []string{"FILE:9: spec.load.warmup: must not be negative, got -1s"}},
 		{"keepAlive not a bool", "  load:\n    keepAlive: yes\n", []string{`FILE:9: spec.load.keepAlive: must be true or false, got "yes"`}},
 		{"load unknown field", "  load:\n    rps: 10\n", []string{"FILE:9: spec.load.rps: unknown field"}},
@@ -318,6 +321,7 @@ spec:
     warmup: 0
     keepAlive: true
     previewShare: 0.2
+    workers: 4
   strategies: [canary-analysis, canary]
   analyzers: [threshold]
   analysis:
@@ -353,7 +357,7 @@ spec:
 	assert.Equal(t, results.Bad, s.GroundTruth, "groundTruth overrides the catalog")
 	assert.Equal(t, 20, s.Replicas)
 	assert.Equal(t, loadgen.SineProfile(100, 50, 10*time.Second), s.Load.Profile)
-	assert.Equal(t, LoadSpec{Profile: s.Load.Profile, Users: 200, SLO: 500 * time.Millisecond, KeepAlive: true, PreviewShare: 0.2}, s.Load)
+	assert.Equal(t, LoadSpec{Profile: s.Load.Profile, Users: 200, SLO: 500 * time.Millisecond, KeepAlive: true, PreviewShare: 0.2, Workers: 4}, s.Load)
 	assert.Equal(t, []string{"canary-analysis", "canary"}, s.Strategies)
 	want := analyzer.Defaults
 	want.MaxErrorRate, want.MaxP99, want.Window = 0, 800*time.Millisecond, 20*time.Second
@@ -362,7 +366,7 @@ spec:
 	assert.Equal(t, 5*time.Second, s.Scaled(s.StepPause))
 	assert.Equal(t, time.Second, s.Scaled(s.Analysis.Interval))
 	require.Len(t, s.Faults, 3)
-	assert.Equal(t, Fault{At: 30 * time.Second, Clear: time.Minute, Line: 31, PodKill: &PodKill{Target: TargetCandidate, Count: 2}}, s.Faults[0])
+	assert.Equal(t, Fault{At: 30 * time.Second, Clear: time.Minute, Line: 32, PodKill: &PodKill{Target: TargetCandidate, Count: 2}}, s.Faults[0])
 	assert.Equal(t, FaultPodKill, s.Faults[0].Kind())
 	assert.Equal(t, &RuntimeFault{Target: TargetStable, Pods: 2, Faults: demoapp.Faults{ErrorRate: 0.3, Latency: 250 * time.Millisecond}}, s.Faults[1].Runtime)
 	assert.Equal(t, FaultRuntime, s.Faults[1].Kind())

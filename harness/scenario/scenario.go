@@ -124,7 +124,15 @@ type LoadSpec struct {
 	Warmup       time.Duration // load before the candidate is applied
 	KeepAlive    bool
 	PreviewShare float64 // share of the load aimed at the blue-green preview Service
+	// Workers, when > 0, generates the users' load inside the cluster, in
+	// that many worker pods sharing it (disjoint users, rate shares summing
+	// to the rate); 0 is the harness's own generator. The run's --load
+	// overrides it.
+	Workers int
 }
+
+// MaxLoadWorkers bounds load.workers.
+const MaxLoadWorkers = 64
 
 // Analysis configures the analysis of strategies that have one.
 type Analysis struct {

@@ -32,6 +32,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/blastradius/blastradius/demoapp/catalog"
+	demoimage "github.com/blastradius/blastradius/demoapp/image"
 	"github.com/blastradius/blastradius/harness/internal/klogfile"
 	"github.com/blastradius/blastradius/harness/platform"
 	"github.com/blastradius/blastradius/harness/platform/local/node"
@@ -587,6 +588,10 @@ func (c *Cluster) resolveImage(image string) (node.Executable, error) {
 	if a, ok := platform.ResolveAlias(c.opts.ImageAliases, image); ok {
 		ref, env = a.To, a.Env
 	}
+	if repository(ref) == demoimage.HarnessRepository {
+		// The harness's own image (in-cluster load workers): the harness binary.
+		return node.Executable{Path: c.bin("blastradius"), Env: env}, nil
+	}
 	v, err := catalog.Resolve(ref)
 	if err != nil {
 		if ref != image {
@@ -595,6 +600,15 @@ func (c *Cluster) resolveImage(image string) (node.Executable, error) {
 		return node.Executable{}, err
 	}
 	return node.Executable{Path: c.bin("demoapp"), Env: append(v.ImageEnv(), env...)}, nil
+}
+
+// repository is an image reference without its tag or digest.
+func repository(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i]
+	}
+	return ref
 }
 
 // checkImageAliases checks that every alias names a demo app image.
@@ -618,6 +632,15 @@ func (c *Cluster) LoadImages(_ context.Context, images ...string) error {
 	}
 	return nil
 }
+
+// InClusterServiceURL is ServiceURL: the pods share the host's network, so
+// the node port on 127.0.0.1 reaches the Service from them too.
+func (c *Cluster) InClusterServiceURL(ctx context.Context, namespace, name string) (string, error) {
+	return c.ServiceURL(ctx, namespace, name)
+}
+
+// InClusterRouterURL is RouterURL, for the same reason.
+func (c *Cluster) InClusterRouterURL(ctx context.Context) (string, error) { return c.RouterURL(ctx) }
 
 // ServiceURL returns http://127.0.0.1:<nodePort> for the Service's first port.
 func (c *Cluster) ServiceURL(ctx context.Context, namespace, name string) (string, error) {
