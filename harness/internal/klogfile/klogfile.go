@@ -5,6 +5,7 @@ package klogfile
 
 import (
 	"flag"
+	"io"
 	"os"
 
 	"k8s.io/klog/v2"
@@ -26,6 +27,18 @@ func To(f *os.File) {
 }
 
 // Restore sends klog back to stderr, errors only.
+// Discard drops klog's output from now on: what the last pods' goroutines
+// log once their cluster is down (an event the stopped broadcaster could
+// not post) is nothing a user's terminal should show.
+func Discard() {
+	flags := flagSet()
+	klog.Flush()
+	_ = flags.Set("stderrthreshold", "FATAL")
+	_ = flags.Set("one_output", "true")
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+}
+
 func Restore() {
 	flags := flagSet()
 	klog.Flush()

@@ -1,6 +1,7 @@
 package klogfile
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,4 +27,19 @@ func TestOneLinePerError(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, strings.Count(string(data), "exec failed once"), string(data))
 	assert.Equal(t, 1, strings.Count(string(data), "a warning"), string(data))
+}
+
+func TestDiscardKeepsStderrClean(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	stderr := os.Stderr
+	os.Stderr = w
+	Discard()
+	klog.ErrorS(nil, "Unable to write event (broadcaster is shut down)")
+	klog.Flush()
+	os.Stderr = stderr
+	Restore()
+	w.Close()
+	out, _ := io.ReadAll(r)
+	assert.Empty(t, string(out))
 }

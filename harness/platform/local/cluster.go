@@ -515,9 +515,10 @@ func (c *Cluster) Down(ctx context.Context) error {
 		procs[i].stop(stopGrace)
 	}
 	if c.klogFile != nil {
-		// Nothing in-process logs through klog any more: back to stderr,
-		// and no handle left on a file the data dir's removal deletes.
-		klogfile.Restore()
+		// No handle left on a file the data dir's removal deletes; what
+		// the last pod goroutines still log (events the stopped
+		// broadcaster cannot post) goes nowhere, not to the terminal.
+		klogfile.Discard()
 		c.klogFile.Close()
 		c.klogFile = nil
 	}
