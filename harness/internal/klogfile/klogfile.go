@@ -17,27 +17,23 @@ import (
 // FATAL while the file is in use. klog also writes an error once per
 // severity at or below it (ERROR, WARNING, INFO), each to f: one_output
 // keeps it to one line.
-func To(f *os.File) {
+func To(f *os.File) { to(f) }
+
+// to sends klog's lines, one per message, to w only.
+func to(w io.Writer) {
 	flags := flagSet()
 	klog.Flush()
 	_ = flags.Set("stderrthreshold", "FATAL")
 	_ = flags.Set("one_output", "true")
 	klog.LogToStderr(false)
-	klog.SetOutput(f)
+	klog.SetOutput(w)
 }
 
 // Restore sends klog back to stderr, errors only.
 // Discard drops klog's output from now on: what the last pods' goroutines
 // log once their cluster is down (an event the stopped broadcaster could
 // not post) is nothing a user's terminal should show.
-func Discard() {
-	flags := flagSet()
-	klog.Flush()
-	_ = flags.Set("stderrthreshold", "FATAL")
-	_ = flags.Set("one_output", "true")
-	klog.LogToStderr(false)
-	klog.SetOutput(io.Discard)
-}
+func Discard() { to(io.Discard) }
 
 func Restore() {
 	flags := flagSet()
