@@ -54,6 +54,11 @@ func hostileFixture() *results.File {
 			r.Error = hostileText(2) + "\n" + long
 		}
 		r.Expectations = append(r.Expectations, results.Expectation{Name: hostileText(i + 5), OK: false, Message: hostileText(i+6) + long})
+		// A worker's name and error come from what its pod answered.
+		r.Load.Generator = results.LoadInCluster
+		r.Load.Workers = []results.LoadWorker{{Name: hostileText(i + 1), Share: 0.5, Error: hostileText(i + 2)},
+			{Name: hostileText(i + 3), Share: 0.5, Complete: true}}
+		r.Load.LostShare = 0.5
 		// One event of each payload the fixture lacks, and a fault that
 		// only events tell of in the third run (its chart reads them).
 		r.Events = append(r.Events,

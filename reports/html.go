@@ -477,6 +477,17 @@ func loadText(l results.Load) string {
 	if l.PreviewTotal > 0 {
 		s += fmt.Sprintf(", %d to the preview", l.PreviewTotal)
 	}
+	if l.Generator == results.LoadInCluster {
+		s += fmt.Sprintf("; from %d in-cluster workers", len(l.Workers))
+		for _, w := range l.Workers {
+			if !w.Complete {
+				s += fmt.Sprintf("; worker %s (%.0f%% of the load) incomplete: %s", w.Name, 100*w.Share, orDash(w.Error))
+			}
+		}
+		if l.LostShare > 0 {
+			s += fmt.Sprintf("; %.0f%% of the load lost with its workers before the stop", 100*l.LostShare)
+		}
+	}
 	return s
 }
 

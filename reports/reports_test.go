@@ -609,3 +609,15 @@ func TestServedFacts(t *testing.T) {
 	assert.Equal(t, "842 requests, 203 failed (5xx); users got about 0 of its answers, 0 failed", facts[0][1])
 	assert.Nil(t, servedFacts(&results.Run{}), "no trace, no fact")
 }
+
+func TestLoadTextNamesIncompleteWorkers(t *testing.T) {
+	l := results.Load{Profile: "constant:rate=100", Users: 100, Generator: results.LoadInCluster, LostShare: 0.25,
+		Workers: []results.LoadWorker{{Name: "load-worker-0", Share: 0.75, Complete: true},
+			{Name: "load-worker-1", Share: 0.25, Error: "stopped answering"}}}
+	s := loadText(l)
+	assert.Contains(t, s, "from 2 in-cluster workers")
+	assert.Contains(t, s, "worker load-worker-1 (25% of the load) incomplete: stopped answering")
+	assert.Contains(t, s, "25% of the load lost with its workers before the stop")
+	assert.NotContains(t, s, "load-worker-0")
+	assert.NotContains(t, loadText(results.Load{Profile: "constant:rate=1"}), "workers")
+}
