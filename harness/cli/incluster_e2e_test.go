@@ -16,20 +16,25 @@ import (
 
 // TestRunInClusterLoad runs scenarios/incluster on the local platform: the
 // smoke release with its load from the harness, from 2 and from 4 worker
-// pods (the harness's image run by the node agent). Every request is
+// pods, under canary analysis and (2 workers, and a preview worker) under
+// blue-green analysis (the harness's image run by the node agent). Every request is
 // accounted for, each worker sent only for its own users, and the verdict
 // and blast radius match the harness's own load within noise.
 func TestRunInClusterLoad(t *testing.T) {
 	out, set, _ := runShipped(t, "incluster", 2)
-	require.Len(t, set.Runs, 3)
+	require.Len(t, set.Runs, 5)
 	byName := map[string]results.Run{}
 	for _, r := range set.Runs {
-		byName[r.Scenario] = r
+		byName[r.Scenario+"/"+r.Strategy] = r
 	}
-	base := byName["incluster-baseline"]
-	require.Equal(t, results.LoadLocal, base.Load.Generator)
-	for _, n := range []int{2, 4} {
-		r := byName[fmt.Sprintf("incluster-%d-workers", n)]
+	for _, c := range []struct {
+		n        int
+		strategy string
+	}{{2, "canary-analysis"}, {4, "canary-analysis"}, {2, "blue-green-analysis"}} {
+		n := c.n
+		base := byName["incluster-baseline/"+c.strategy]
+		require.Equal(t, results.LoadLocal, base.Load.Generator)
+		r := byName[fmt.Sprintf("incluster-%d-workers/%s", n, c.strategy)]
 		t.Run(r.ID, func(t *testing.T) {
 			assert.False(t, r.Failed(), "expectations: %+v", r.Expectations)
 			assert.Equal(t, results.LoadInCluster, r.Load.Generator)
@@ -67,6 +72,9 @@ func TestRunInClusterLoad(t *testing.T) {
 			t.Logf("failed requests: harness load %v, %d workers %v; requests %d vs %d", a, n, b, base.BlastRadius.TotalRequests, r.BlastRadius.TotalRequests)
 			assert.LessOrEqual(t, math.Abs(a-b), math.Max(3*math.Sqrt(a+b), 0.5*a)+5)
 			assert.False(t, strings.Contains(r.Error, "worker"), r.Error)
+			if c.strategy == "blue-green-analysis" {
+				assert.Positive(t, r.Load.PreviewTotal, "the preview's load came from its own worker")
+			}
 		})
 	}
 }

@@ -132,7 +132,7 @@ func (s *Session) rollOut(ctx context.Context, x *releaseRun) (results.Outcome, 
 	}
 
 	p := s.params(x.strat.Name(), x.analyzer)
-	p.Image = x.cand.Image()
+	p.Image = s.image(x.cand)
 	objs, err := x.strat.Render(p)
 	if err != nil {
 		return results.OutcomeError, err
@@ -226,7 +226,7 @@ func (s *Session) awaitDecision(ctx context.Context, x *releaseRun) (results.Out
 func (s *Session) decision(x *releaseRun) results.Outcome {
 	if !x.strat.Traits().Rollout {
 		if d := s.view.deployment(); d != nil {
-			return watch.DeploymentOutcome(d, x.cand.Image())
+			return watch.DeploymentOutcome(d, s.image(x.cand))
 		}
 		return ""
 	}
@@ -236,7 +236,7 @@ func (s *Session) decision(x *releaseRun) results.Outcome {
 		return results.OutcomeAborted
 	case st.Phase == "Degraded":
 		return results.OutcomeDegraded
-	case st.Phase == "Healthy" && st.PodHash != "" && st.StableHash == st.PodHash && s.view.stableImage(st.StableHash) == x.cand.Image():
+	case st.Phase == "Healthy" && st.PodHash != "" && st.StableHash == st.PodHash && s.view.stableImage(st.StableHash) == s.image(x.cand):
 		return results.OutcomePromoted
 	}
 	return ""
@@ -248,7 +248,7 @@ func (s *Session) decision(x *releaseRun) results.Outcome {
 // Deployment rolls back like any rollout.
 func (s *Session) rollBack(ctx context.Context, x *releaseRun) error {
 	p := s.params(x.strat.Name(), x.analyzer)
-	p.Image = x.stable.Image()
+	p.Image = s.image(x.stable)
 	objs, err := x.strat.Render(p)
 	if err != nil {
 		return err
@@ -258,7 +258,7 @@ func (s *Session) rollBack(ctx context.Context, x *releaseRun) error {
 	}
 	s.logf(LogInfo, "release %d: %s back in the spec", x.id, x.stable.Tag)
 	_ = wait.PollUntilContextTimeout(ctx, poll, drain, true, func(context.Context) (bool, error) {
-		return len(s.view.runningPods(x.cand.Image())) == 0 && s.view.serving(kindOf(x.strat), x.stable.Image(), int32(s.cfg.Scenario.Replicas)), nil
+		return len(s.view.runningPods(s.image(x.cand))) == 0 && s.view.serving(kindOf(x.strat), s.image(x.stable), int32(s.cfg.Scenario.Replicas)), nil
 	})
 	return nil
 }
@@ -397,7 +397,7 @@ func (s *Session) injectFault(ctx context.Context, name string) (string, error) 
 	if x == nil || phase != PhaseReleasing {
 		return "", refuse("no release in progress: a fault goes into a candidate")
 	}
-	img := x.cand.Image()
+	img := s.image(x.cand)
 	env := &fault.Env{Client: s.client, Namespace: s.cfg.Namespace, PodURL: s.cfg.Platform.PodURL,
 		Pods: func(context.Context, fault.Target) ([]corev1.Pod, error) { return s.view.runningPods(img), nil }}
 	f := &fault.Runtime{Target: fault.Candidate, Faults: fc.faults}

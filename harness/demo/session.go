@@ -206,7 +206,7 @@ func (s *Session) setup(ctx context.Context) error {
 func (s *Session) deploy(ctx context.Context, strat string, v catalog.Version) error {
 	st, _ := strategy.Lookup(strat)
 	p := s.params(strat, s.analyzerFor(strat))
-	p.Image = v.Image()
+	p.Image = s.image(v)
 	objs, err := st.Render(p)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", strat, err)
@@ -239,7 +239,7 @@ func kindOf(st strategy.Strategy) string {
 func (s *Session) waitServing(ctx context.Context, kind string, v catalog.Version) error {
 	limit := s.cfg.Scenario.Timeout
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, limit, true, func(ctx context.Context) (bool, error) {
-		return s.view.serving(kind, v.Image(), int32(s.cfg.Scenario.Replicas)), nil
+		return s.view.serving(kind, s.image(v), int32(s.cfg.Scenario.Replicas)), nil
 	})
 	if err != nil {
 		return fmt.Errorf("%s not serving with %d replicas within %s: %w", v.Tag, s.cfg.Scenario.Replicas, limit, err)
@@ -530,3 +530,6 @@ func versionsOnScreen(st *State) map[string]Version {
 	}
 	return out
 }
+
+// image is a version's image as the platform's pods name it.
+func (s *Session) image(v catalog.Version) string { return s.cfg.Platform.Image(v.Image()) }

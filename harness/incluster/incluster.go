@@ -24,6 +24,8 @@ const (
 	Port = 8080
 	// Label marks worker pods; its value is the worker's index.
 	Label = "blastradius.dev/load-worker"
+	// FleetLabel names the fleet a worker pod belongs to (its name prefix).
+	FleetLabel = "blastradius.dev/load-fleet"
 )
 
 // Env is where the workers run.
@@ -31,6 +33,9 @@ type Env struct {
 	Client    kubernetes.Interface
 	Namespace string
 	Image     string // the harness's image
+	// Prefix names the pods prefix-<i> (default "load-worker"): one run
+	// may have two fleets (the users' load, a blue-green preview's).
+	Prefix string
 	// PodURL reaches a pod's port from the harness (platform.Platform's).
 	PodURL func(ctx context.Context, pod *corev1.Pod, port int) (string, error)
 }
@@ -40,15 +45,18 @@ type Env struct {
 // dies is reported lost, not replaced by one that knows nothing of the
 // attack. The pods go with their namespace.
 func Start(ctx context.Context, e Env, n int) ([]worker.Member, error) {
+	if e.Prefix == "" {
+		e.Prefix = "load-worker"
+	}
 	pods := e.Client.CoreV1().Pods(e.Namespace)
 	for i := range n {
-		if _, err := pods.Create(ctx, Pod(i, e.Image), metav1.CreateOptions{}); err != nil {
+		if _, err := pods.Create(ctx, Pod(e.Prefix, i, e.Image), metav1.CreateOptions{}); err != nil {
 			return nil, fmt.Errorf("load worker %d: %w", i, err)
 		}
 	}
 	var ready []*corev1.Pod
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: Label})
+		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: FleetLabel + "=" + e.Prefix})
 		if err != nil {
 			return false, nil
 		}
@@ -82,14 +90,14 @@ func Start(ctx context.Context, e Env, n int) ([]worker.Member, error) {
 	return members, nil
 }
 
-// Pod is worker i's pod: the harness image running load-worker, ready
-// once its API answers.
-func Pod(i int, image string) *corev1.Pod {
+// Pod is worker i's pod of the fleet prefix: the harness image running
+// load-worker, ready once its API answers.
+func Pod(prefix string, i int, image string) *corev1.Pod {
 	grace := int64(2)
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:   fmt.Sprintf("load-worker-%d", i),
-			Labels: map[string]string{Label: strconv.Itoa(i)},
+			Name:   fmt.Sprintf("%s-%d", prefix, i),
+			Labels: map[string]string{Label: strconv.Itoa(i), FleetLabel: prefix},
 		},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,

@@ -11,7 +11,7 @@ import (
 )
 
 func TestPodRunsTheWorkerAndIsNotRestarted(t *testing.T) {
-	p := Pod(2, "blastradius/blastradius:dev")
+	p := Pod("load-worker", 2, "blastradius/blastradius:dev")
 	assert.Equal(t, "load-worker-2", p.Name)
 	assert.Equal(t, "2", p.Labels[Label])
 	assert.Equal(t, corev1.RestartPolicyNever, p.Spec.RestartPolicy, "a restarted worker knows nothing of its attack")

@@ -31,6 +31,10 @@ type Platform interface {
 	RESTConfig() *rest.Config
 	// LoadImages makes demo app images available to the cluster's nodes.
 	LoadImages(ctx context.Context, images ...string) error
+	// Image is the reference pods use for one of the project's images
+	// (blastradius/demoapp:<tag>, blastradius/blastradius:<tag>): the same
+	// where the nodes have them, in the platform's registry otherwise.
+	Image(ref string) string
 	// ServiceURL is an http URL on 127.0.0.1 that reaches a NodePort Service.
 	ServiceURL(ctx context.Context, namespace, name string) (string, error)
 	// InClusterServiceURL is an http URL that reaches a Service from the

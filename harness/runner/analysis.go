@@ -66,9 +66,9 @@ func (x *run) hashes(ctx context.Context, calls []results.AnalysisCall) (cand, s
 	for _, rs := range rss.Items {
 		for _, c := range rs.Spec.Template.Spec.Containers {
 			switch c.Image {
-			case x.sc.Candidate.Image():
+			case x.candidateImage():
 				cand = rs.Labels[analysis.HashLabel]
-			case x.sc.Stable.Image():
+			case x.stableImage():
 				stable = rs.Labels[analysis.HashLabel]
 			}
 		}

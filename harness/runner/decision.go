@@ -57,7 +57,7 @@ func (x *run) decision(ctx context.Context) results.Outcome {
 		if err != nil {
 			return "" // transient; the timeout bounds it
 		}
-		return watch.DeploymentOutcome(d, x.sc.Candidate.Image())
+		return watch.DeploymentOutcome(d, x.candidateImage())
 	}
 	st := x.w.Rollout()
 	switch {
@@ -81,7 +81,7 @@ func (x *run) candidateIsStable(ctx context.Context, hash string) bool {
 		return false
 	}
 	for _, rs := range rss.Items {
-		if watch.Image(rs.Spec.Template.Spec) == x.sc.Candidate.Image() {
+		if watch.Image(rs.Spec.Template.Spec) == x.candidateImage() {
 			return true
 		}
 	}
@@ -94,7 +94,7 @@ func (x *run) waitStable(ctx context.Context) error {
 	err := wait.PollUntilContextTimeout(ctx, poll, limit, true, func(ctx context.Context) (bool, error) {
 		if !x.traits.Rollout {
 			d, err := x.r.client.AppsV1().Deployments(x.ns).Get(ctx, x.params.App, metav1.GetOptions{})
-			return err == nil && watch.DeploymentComplete(d, x.sc.Stable.Image()), nil
+			return err == nil && watch.DeploymentComplete(d, x.stableImage()), nil
 		}
 		st := x.w.Rollout()
 		return st.Phase == "Healthy" && st.ReadyReplicas == int64(x.sc.Replicas), nil
@@ -119,9 +119,9 @@ func (x *run) waitTrafficOffCandidate(ctx context.Context) {
 // targetPods lists the running, not terminating, pods of a fault target,
 // told apart by image so that it works for every strategy.
 func (x *run) targetPods(ctx context.Context, t fault.Target) ([]corev1.Pod, error) {
-	img := x.sc.Stable.Image()
+	img := x.stableImage()
 	if t == fault.Candidate {
-		img = x.sc.Candidate.Image()
+		img = x.candidateImage()
 	}
 	pods, err := x.r.client.CoreV1().Pods(x.ns).List(ctx, metav1.ListOptions{})
 	if err != nil {

@@ -32,7 +32,6 @@ import (
 	"github.com/blastradius/blastradius/harness/scenario"
 	"github.com/blastradius/blastradius/harness/strategy"
 	"github.com/blastradius/blastradius/harness/watch"
-	"github.com/blastradius/blastradius/loadgen"
 )
 
 const (
@@ -142,9 +141,9 @@ type run struct {
 	res    *results.Run
 	lc     lifecycle
 
-	records   *os.File           // runs/<id>/records.ndjson
-	gen       userLoad           // the users' load
-	preview   *loadgen.Generator // blue-green preview load, or nil
+	records   *os.File // runs/<id>/records.ndjson
+	gen       userLoad // the users' load
+	preview   userLoad // blue-green preview load, or nil
 	live      liveStats
 	loadDone  bool
 	applied   time.Time
@@ -206,7 +205,7 @@ func (r *Runner) newRun(spec scenario.RunSpec, res *results.Run) (*run, error) {
 	}
 	x := &run{r: r, spec: spec, sc: sc, ns: res.Namespace, strat: strat, traits: strat.Traits(), res: res}
 	x.params = strategy.Params{
-		Namespace: x.ns, App: strategy.DefaultApp, Image: sc.Stable.Image(), Replicas: sc.Replicas,
+		Namespace: x.ns, App: strategy.DefaultApp, Image: r.Platform.Image(sc.Stable.Image()), Replicas: sc.Replicas,
 		Steps: sc.Steps, StepPause: sc.Scaled(sc.StepPause), AutoPromotion: sc.Scaled(sc.StepPause),
 		ProgressDeadline: progressDeadline(sc),
 		Env:              []corev1.EnvVar{{Name: "SEED", Value: fmt.Sprint(spec.Seed)}},

@@ -116,7 +116,13 @@ func (x *run) startLoad(ctx context.Context) error {
 	}
 	x.records = f
 	x.lc.cleanup(func() { f.Close() })
-	url, headers, cohort, err := x.entry(ctx)
+	gen, workers, err := x.loadPlan()
+	if err != nil {
+		return err
+	}
+	x.res.Load.Generator = gen
+	inCluster := gen == results.LoadInCluster
+	url, headers, cohort, err := x.entry(ctx, inCluster)
 	if err != nil {
 		return err
 	}
@@ -125,63 +131,51 @@ func (x *run) startLoad(ctx context.Context) error {
 		KeepAlive: x.sc.Load.KeepAlive, SLO: x.sc.Load.SLO, Records: f, Timeout: 5 * time.Second,
 		OnSecond: x.live.add, Headers: headers, Cohort: cohort,
 	}
-	gen, workers, err := x.loadPlan()
-	if err != nil {
+	if x.gen, err = x.startGenerator(ctx, inCluster, "load-worker", workers, cfg); err != nil {
 		return err
-	}
-	x.res.Load.Generator = gen
-	if gen == results.LoadInCluster {
-		if x.gen, err = x.startInClusterLoad(ctx, workers, cfg); err != nil {
-			return err
-		}
-	} else {
-		g, err := loadgen.New(cfg)
-		if err != nil {
-			return fmt.Errorf("load: %w", err)
-		}
-		if err := g.Start(ctx); err != nil {
-			return err
-		}
-		x.gen = g
 	}
 	// On any exit the load stops; closeWindow stops it first on success.
 	x.lc.cleanup(func() { _, _ = x.stopLoad() })
 	x.w.Add(Event{Kind: results.EventLoadStarted})
 	if x.traits.BlueGreen && x.sc.Load.PreviewShare > 0 {
-		x.preview, err = x.startPreview(ctx)
+		x.preview, err = x.startPreview(ctx, inCluster)
 	}
 	return err
 }
 
-// startInClusterLoad starts the users' load on worker pods, aimed at the
-// same Service or router as seen from the cluster's pods.
-func (x *run) startInClusterLoad(ctx context.Context, workers int, cfg loadgen.Config) (userLoad, error) {
-	var target string
-	var err error
-	if x.traits.Routed() {
-		target, err = x.r.Platform.InClusterRouterURL(ctx)
-	} else {
-		target, err = x.r.Platform.InClusterServiceURL(ctx, x.ns, x.params.App)
+// startGenerator starts a load: the harness's own generator, or n worker
+// pods named prefix-<i> in the cluster.
+func (x *run) startGenerator(ctx context.Context, inCluster bool, prefix string, n int, cfg loadgen.Config) (userLoad, error) {
+	if inCluster {
+		f, err := x.startFleet(ctx, prefix, n, cfg)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return f, nil
 	}
+	g, err := loadgen.New(cfg)
 	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	if err := g.Start(ctx); err != nil {
 		return nil, err
 	}
-	f, err := x.startFleet(ctx, workers, target+"/color", cfg)
-	if err != nil {
-		return nil, err // not a typed nil in the interface
-	}
-	return f, nil
+	return g, nil
 }
 
-// entry is where the users' load goes: the app's Service, or for a routed
-// strategy the platform's router under the run's own host (one router
-// serves every run at once); a dark launch marks its cohort of users.
-func (x *run) entry(ctx context.Context) (string, http.Header, *loadgen.Cohort, error) {
+// entry is where the users' load goes, as the harness (or, in the
+// cluster, a pod) reaches it: the app's Service, or for a routed strategy
+// the platform's router under the run's own host (one router serves every
+// run at once); a dark launch marks its cohort of users.
+func (x *run) entry(ctx context.Context, inCluster bool) (string, http.Header, *loadgen.Cohort, error) {
 	if !x.traits.Routed() {
-		url, err := x.r.Platform.ServiceURL(ctx, x.ns, x.params.App)
+		url, err := x.serviceURL(ctx, inCluster, x.params.App)
 		return url, nil, nil, err
 	}
 	url, err := x.r.Platform.RouterURL(ctx)
+	if inCluster {
+		url, err = x.r.Platform.InClusterRouterURL(ctx)
+	}
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("strategy %s routes through the cluster's router: %w", x.spec.Strategy, err)
 	}
@@ -192,18 +186,28 @@ func (x *run) entry(ctx context.Context) (string, http.Header, *loadgen.Cohort, 
 	return url, http.Header{"Host": {strategy.HostFor(x.ns)}}, cohort, nil
 }
 
-func (x *run) startPreview(ctx context.Context) (*loadgen.Generator, error) {
-	url, err := x.r.Platform.ServiceURL(ctx, x.ns, x.params.App+strategy.PreviewSuffix)
+func (x *run) serviceURL(ctx context.Context, inCluster bool, name string) (string, error) {
+	if inCluster {
+		return x.r.Platform.InClusterServiceURL(ctx, x.ns, name)
+	}
+	return x.r.Platform.ServiceURL(ctx, x.ns, name)
+}
+
+// startPreview sends previewShare of the rate to the blue-green preview
+// Service, from where the users' load comes (one worker in the cluster).
+// Its requests are not scored: no user sees the preview.
+func (x *run) startPreview(ctx context.Context, inCluster bool) (userLoad, error) {
+	url, err := x.serviceURL(ctx, inCluster, x.params.App+strategy.PreviewSuffix)
 	if err != nil {
 		return nil, err
 	}
-	p := x.sc.LoadProfile().Times(x.sc.Load.PreviewShare)
-	g, err := loadgen.New(loadgen.Config{URL: url + "/color", Profile: p, Users: x.sc.Load.Users, Seed: x.spec.Seed + 1,
-		KeepAlive: x.sc.Load.KeepAlive, SLO: x.sc.Load.SLO, Timeout: 5 * time.Second})
+	cfg := loadgen.Config{URL: url + "/color", Profile: x.sc.LoadProfile().Times(x.sc.Load.PreviewShare), Users: x.sc.Load.Users,
+		Seed: x.spec.Seed + 1, KeepAlive: x.sc.Load.KeepAlive, SLO: x.sc.Load.SLO, Timeout: 5 * time.Second}
+	g, err := x.startGenerator(ctx, inCluster, "preview-worker", 1, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("preview load: %w", err)
 	}
-	return g, g.Start(ctx)
+	return g, nil
 }
 
 // stopLoad stops every generator and waits for the requests in flight; it
@@ -251,7 +255,7 @@ func (x *run) warmUp(ctx context.Context) error {
 // so that Argo's edits to the Services' selectors (blue-green) stay. This
 // instant opens the scoring window.
 func (x *run) applyCandidate(ctx context.Context) error {
-	x.params.Image = x.sc.Candidate.Image()
+	x.params.Image = x.candidateImage()
 	objs, err := x.strat.Render(x.params)
 	if err != nil {
 		return err

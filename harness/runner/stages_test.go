@@ -50,6 +50,7 @@ func (p fakePlatform) InClusterServiceURL(context.Context, string, string) (stri
 	return p.url, nil
 }
 func (p fakePlatform) InClusterRouterURL(context.Context) (string, error) { return p.url, nil }
+func (p fakePlatform) Image(ref string) string                            { return ref }
 
 func TestLifecycleRunsStepsThenCleansUpInReverse(t *testing.T) {
 	var got []string

@@ -23,6 +23,11 @@ type LoadOptions struct {
 	Image string
 }
 
+// stableImage and candidateImage are the versions' images as the
+// platform's pods name them.
+func (x *run) stableImage() string    { return x.r.Platform.Image(x.sc.Stable.Image()) }
+func (x *run) candidateImage() string { return x.r.Platform.Image(x.sc.Candidate.Image()) }
+
 // DefaultLoadWorkers is the number of in-cluster workers when neither the
 // scenario nor the run says.
 const DefaultLoadWorkers = 2
@@ -70,10 +75,11 @@ func (f *fleetLoad) Wait() (*loadgen.Summary, error) {
 	return sum, err
 }
 
-// startFleet starts n worker pods, waits until they serve, and starts the
-// users' load on them, every record coming back to the run's records.
-func (x *run) startFleet(ctx context.Context, n int, target string, cfg loadgen.Config) (*fleetLoad, error) {
-	members, err := incluster.Start(ctx, incluster.Env{Client: x.r.client, Namespace: x.ns, Image: x.r.Load.Image, PodURL: x.r.Platform.PodURL}, n)
+// startFleet starts n worker pods named prefix-<i>, waits until they serve,
+// and starts the load on them, every record coming back to cfg.Records.
+func (x *run) startFleet(ctx context.Context, prefix string, n int, cfg loadgen.Config) (*fleetLoad, error) {
+	members, err := incluster.Start(ctx, incluster.Env{Client: x.r.client, Namespace: x.ns, Image: x.r.Platform.Image(x.r.Load.Image),
+		PodURL: x.r.Platform.PodURL, Prefix: prefix}, n)
 	if err != nil {
 		return nil, err
 	}
@@ -81,13 +87,13 @@ func (x *run) startFleet(ctx context.Context, n int, target string, cfg loadgen.
 	// workers stop by themselves once the run could no longer be going on.
 	budget := x.sc.Compressed(x.sc.Load.Warmup) + 3*x.sc.Timeout + time.Minute
 	f, err := worker.Start(ctx, members, worker.Load{
-		URL: target, Profile: cfg.Profile, Users: cfg.Users, Seed: cfg.Seed, KeepAlive: cfg.KeepAlive,
+		URL: cfg.URL, Profile: cfg.Profile, Users: cfg.Users, Seed: cfg.Seed, KeepAlive: cfg.KeepAlive,
 		Timeout: cfg.Timeout, SLO: cfg.SLO, Headers: cfg.Headers, Cohort: cfg.Cohort,
 		MaxDuration: budget, Records: cfg.Records, OnSecond: cfg.OnSecond,
 	})
 	if err != nil {
 		return nil, err
 	}
-	x.progress("load from %d in-cluster workers", n)
+	x.progress("%s: load from %d in-cluster workers", prefix, n)
 	return &fleetLoad{Fleet: f}, nil
 }

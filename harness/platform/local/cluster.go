@@ -634,6 +634,9 @@ func (c *Cluster) LoadImages(_ context.Context, images ...string) error {
 	return nil
 }
 
+// Image is ref: the node agent runs the project's images by name.
+func (c *Cluster) Image(ref string) string { return ref }
+
 // InClusterServiceURL is ServiceURL: the pods share the host's network, so
 // the node port on 127.0.0.1 reaches the Service from them too.
 func (c *Cluster) InClusterServiceURL(ctx context.Context, namespace, name string) (string, error) {
