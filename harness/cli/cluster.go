@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/blastradius/blastradius/harness/platform"
+	clusterplatform "github.com/blastradius/blastradius/harness/platform/cluster"
 	"github.com/blastradius/blastradius/harness/platform/local"
 )
 
@@ -41,6 +42,9 @@ func (f *clusterFlags) register(cmd *cobra.Command) {
 }
 
 func (f *clusterFlags) check() error {
+	if f.platform == clusterplatform.Name {
+		return errors.New("--platform cluster: an existing cluster is not started or stopped by blastradius; run on it with `blastradius run --platform cluster --context NAME`")
+	}
 	if err := platform.Check(f.platform); err != nil {
 		return fmt.Errorf("--platform: %w", err)
 	}

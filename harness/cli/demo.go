@@ -115,7 +115,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 			say("cluster down: %v", err)
 		}
 	}()
-	srv, url, err := startAnalysis(ctx, cluster, externals, false)
+	srv, url, err := startAnalysis(ctx, cluster, externals, false, "")
 	if err != nil {
 		return &exitError{code: ExitHarness, err: err}
 	}

@@ -21,6 +21,7 @@ import (
 	demoimage "github.com/blastradius/blastradius/demoapp/image"
 	"github.com/blastradius/blastradius/harness/analysis"
 	"github.com/blastradius/blastradius/harness/platform"
+	clusterplatform "github.com/blastradius/blastradius/harness/platform/cluster"
 	"github.com/blastradius/blastradius/harness/platform/local"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/runner"
@@ -45,6 +46,10 @@ type runOptions struct {
 	// load and loadWorkers choose where the users' load is generated.
 	load        string
 	loadWorkers int
+	// An existing cluster (--platform cluster).
+	kubeContext, kubeconfig, registry, prometheusURL string
+	// Where the analysis endpoint listens, and the URL Argo calls it at.
+	analysisListen, analysisURL string
 }
 
 func newRunCmd() *cobra.Command {
@@ -88,6 +93,13 @@ expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 	f.StringVar(&o.load, "load", "", "where the users' load is generated: local (this process) or in-cluster (worker pods running this binary's image); "+
 		"default: in-cluster for scenarios that set load.workers, local otherwise")
 	f.IntVar(&o.loadWorkers, "load-workers", 0, fmt.Sprintf("in-cluster load workers, overriding the scenarios' load.workers (default %d)", runner.DefaultLoadWorkers))
+	f.StringVar(&o.kubeContext, "context", "", "--platform cluster: the kubeconfig context of the cluster to run on (required there)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "--platform cluster: the kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
+	f.StringVar(&o.registry, "registry", "", "--platform cluster: the registry the nodes pull the images from (blastradius images push --registry)")
+	f.StringVar(&o.prometheusURL, "prometheus-url", "", "--platform cluster: a Prometheus both Argo Rollouts and the harness reach (for the prometheus analyzer)")
+	f.StringVar(&o.analysisListen, "analysis-listen", "127.0.0.1:0", "where the analysis endpoint Argo Rollouts calls listens")
+	f.StringVar(&o.analysisURL, "analysis-url", "", "the URL Argo Rollouts calls the analysis endpoint at (default: http://<the listen address>); "+
+		"on --platform cluster one its controller reaches")
 	o.ai.register(f)
 	o.ai.registerMetricAI(f)
 	return cmd
@@ -107,6 +119,13 @@ func (o runOptions) loadOptions() (runner.LoadOptions, error) {
 	}
 	if o.loadWorkers > 0 && lo.Generator == results.LoadLocal {
 		return lo, errors.New("--load-workers: the local load has no workers (--load in-cluster)")
+	}
+	if o.platform == clusterplatform.Name {
+		// The harness does not reach an existing cluster's Services.
+		if lo.Generator == results.LoadLocal {
+			return lo, errors.New("--load local: on --platform cluster the harness does not reach the cluster's Services; the load runs in the cluster")
+		}
+		lo.Generator = results.LoadInCluster
 	}
 	return lo, nil
 }
@@ -146,11 +165,15 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 	plugins, backing := o.ai.metricAI()
 	cluster, err := platform.New(o.platform, platform.Options{
 		BinDir: o.binDir, DataDir: filepath.Join(".blastradius", "run-"+o.platform), Log: stderr, MetricPlugins: plugins,
-		FailureLogs: rs.clusterLogs()})
+		FailureLogs: rs.clusterLogs(), Context: o.kubeContext, Kubeconfig: o.kubeconfig, Registry: o.registry, PrometheusURL: o.prometheusURL})
 	if err != nil {
 		return &exitError{code: ExitHarness, err: fmt.Errorf("--platform: %w", err)}
 	}
-	rs.say(fmt.Sprintf("starting the %s cluster for %d runs ...", o.platform, len(specs)))
+	if o.platform == clusterplatform.Name {
+		rs.say(fmt.Sprintf("connecting to context %s for %d runs ...", o.kubeContext, len(specs)))
+	} else {
+		rs.say(fmt.Sprintf("starting the %s cluster for %d runs ...", o.platform, len(specs)))
+	}
 	if err := cluster.Up(ctx); err != nil {
 		return &exitError{code: ExitHarness, err: fmt.Errorf("cluster: %w", err)}
 	}
@@ -169,7 +192,7 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 		}
 	}()
 	rs.set.Environment.Kubernetes, rs.set.Environment.ArgoRollouts, _ = cluster.Versions(ctx)
-	r, stop, err := newRunner(ctx, cluster, o.out, externals, o.ai.shadowExternal)
+	r, stop, err := newRunner(ctx, cluster, o.out, externals, o.ai.shadowExternal, o.analysisListen, o.analysisURL)
 	if err != nil {
 		return &exitError{code: ExitHarness, err: err}
 	}
@@ -227,10 +250,14 @@ func planRuns(stderr io.Writer, o runOptions, args []string, seed *int64) ([]sce
 
 // newRunner starts the analysis endpoint on the cluster and returns a
 // runner served by it, and the func that stops the endpoint.
-func newRunner(ctx context.Context, cluster platform.Platform, out string, externals []analysis.Analyzer, shadowExternal bool) (*runner.Runner, func(), error) {
-	srv, url, err := startAnalysis(ctx, cluster, externals, shadowExternal)
+func newRunner(ctx context.Context, cluster platform.Platform, out string, externals []analysis.Analyzer, shadowExternal bool,
+	listen, publicURL string) (*runner.Runner, func(), error) {
+	srv, url, err := startAnalysis(ctx, cluster, externals, shadowExternal, listen)
 	if err != nil {
 		return nil, nil, err
+	}
+	if publicURL != "" {
+		url = strings.TrimSuffix(publicURL, "/")
 	}
 	r := &runner.Runner{Platform: cluster, Analysis: srv, AnalysisURL: url, OutDir: out}
 	// Without a Prometheus, runs gated by the prometheus analyzer fail
@@ -241,7 +268,7 @@ func newRunner(ctx context.Context, cluster platform.Platform, out string, exter
 
 // startAnalysis starts the analysis endpoint Argo calls, serving the
 // builtin analyzers and the external ones given; it returns its URL.
-func startAnalysis(ctx context.Context, cluster platform.Platform, externals []analysis.Analyzer, shadowExternal bool) (*analysis.Server, string, error) {
+func startAnalysis(ctx context.Context, cluster platform.Platform, externals []analysis.Analyzer, shadowExternal bool, listen string) (*analysis.Server, string, error) {
 	client, err := kubernetes.NewForConfig(cluster.RESTConfig())
 	if err != nil {
 		return nil, "", err
@@ -250,7 +277,7 @@ func startAnalysis(ctx context.Context, cluster platform.Platform, externals []a
 	if err != nil {
 		return nil, "", err
 	}
-	srv := analysis.NewServer(analysis.Config{Client: client, Dynamic: dyn, PodURL: cluster.PodURL,
+	srv := analysis.NewServer(analysis.Config{Addr: listen, Client: client, Dynamic: dyn, PodURL: cluster.PodURL,
 		Analyzers: append(analysis.Builtin(), externals...), ShadowExternal: shadowExternal})
 	url, err := srv.Start(ctx)
 	if err != nil {

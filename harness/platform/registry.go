@@ -37,6 +37,19 @@ type Options struct {
 	// a kubelet's sandbox and image set-up; platforms with a container
 	// runtime take that time anyway and ignore it. Default 0.
 	StartDelay time.Duration
+
+	// Context names the kubeconfig context of an existing cluster
+	// (platform cluster); required there, never taken from the
+	// kubeconfig's current context. Kubeconfig is the file (default:
+	// $KUBECONFIG, else ~/.kube/config).
+	Context, Kubeconfig string
+	// Registry is where an existing cluster's nodes pull the project's
+	// images from (blastradius images push --registry); empty when they
+	// have them already.
+	Registry string
+	// PrometheusURL is a Prometheus that an existing cluster's Argo
+	// controller and the harness both reach; none if empty.
+	PrometheusURL string
 }
 
 // Factory builds a platform, which Up then starts.
@@ -48,7 +61,7 @@ var ErrNotImplemented = errors.New("not implemented yet")
 
 // planned are platforms named in the CLI and docs whose package is not
 // written yet: New says so instead of "unknown".
-var planned = []string{"kind", "cluster"}
+var planned = []string{"kind"}
 
 var (
 	mu       sync.Mutex
