@@ -73,7 +73,7 @@ func TestEveryCommandUsesThePlatformRegistry(t *testing.T) {
 		assert.Contains(t, err.Error(), "--platform local", args)
 	}
 	_, err := run(t, "cluster", "status", "--platform", "nope")
-	assert.ErrorContains(t, err, `unknown platform "nope" (known: local)`)
+	assert.ErrorContains(t, err, `unknown platform "nope" (known: cluster, local)`)
 }
 
 func commandHelp(t *testing.T, name string) string {

@@ -105,6 +105,27 @@ expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 	return cmd
 }
 
+// runImages are the images the runs need, each once: every stable and
+// candidate version, and the harness's own when load may run in the cluster.
+func runImages(specs []scenario.RunSpec, load runner.LoadOptions) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(img string) {
+		if !seen[img] {
+			seen[img] = true
+			out = append(out, img)
+		}
+	}
+	for _, s := range specs {
+		add(s.Scenario.Stable.Image())
+		add(s.Scenario.Candidate.Image())
+		if load.Generator == results.LoadInCluster || (load.Generator == "" && s.Scenario.Load.Workers > 0) {
+			add(load.Image)
+		}
+	}
+	return out
+}
+
 // loadOptions checks --load and --load-workers.
 func (o runOptions) loadOptions() (runner.LoadOptions, error) {
 	lo := runner.LoadOptions{Generator: results.LoadGenerator(o.load), Workers: o.loadWorkers,
@@ -192,6 +213,9 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 		}
 	}()
 	rs.set.Environment.Kubernetes, rs.set.Environment.ArgoRollouts, _ = cluster.Versions(ctx)
+	if err := cluster.LoadImages(ctx, runImages(specs, load)...); err != nil {
+		return &exitError{code: ExitHarness, err: fmt.Errorf("images: %w", err)}
+	}
 	r, stop, err := newRunner(ctx, cluster, o.out, externals, o.ai.shadowExternal, o.analysisListen, o.analysisURL)
 	if err != nil {
 		return &exitError{code: ExitHarness, err: err}
