@@ -37,7 +37,8 @@ build:
 tools:
 	ARGO_ROLLOUTS_VERSION=$(ARGO_ROLLOUTS_VERSION) ARGO_TOOLCHAIN=$(ARGO_TOOLCHAIN) PROMETHEUS_VERSION=$(PROMETHEUS_VERSION) TRAEFIK_VERSION=$(TRAEFIK_VERSION) hack/tools/build.sh $(BIN)
 
-# A run set on the local platform; results in out/. SET=pr (the default) is
+# A run set on PLATFORM (local by default; kind: kind clusters, with Docker;
+# cluster: RUN_FLAGS='--context NAME'); results in out/. SET=pr (the default) is
 # the PR set, SET=full the nightly set (scenarios/sets/). SCENARIOS replaces
 # the set with files or directories, e.g. SCENARIOS=scenarios/ai with
 # RUN_FLAGS='--llm-replay tapes/ai'. TIME_SCALE=F compresses every release F
@@ -50,8 +51,9 @@ PARALLEL   ?= 2
 RUN_FLAGS  ?=
 TIME_SCALE ?=
 OUT        ?= out
+PLATFORM   ?= local
 scenario: build tools
-	$(BIN)/blastradius run $(SCENARIOS) --out $(OUT) --bin $(BIN) --parallel $(PARALLEL) $(if $(TIME_SCALE),--time-scale $(TIME_SCALE)) $(RUN_FLAGS)
+	$(BIN)/blastradius run $(SCENARIOS) --platform $(PLATFORM) --out $(OUT) --bin $(BIN) --parallel $(PARALLEL) $(if $(TIME_SCALE),--time-scale $(TIME_SCALE)) $(RUN_FLAGS)
 
 # The time scale's fidelity check (not part of make test: about 20 minutes):
 # the PR set at FIDELITY_SCALE and at 1, and every verdict the same, run by

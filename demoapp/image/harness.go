@@ -32,24 +32,40 @@ func HarnessImage(tag string) string { return HarnessRepository + ":" + tag }
 // image does not carry its tag: the same binary gives the same digest under
 // any tag.
 func BuildHarness(binaryPath string) (v1.Image, error) {
-	bin, err := readBinary(binaryPath, "blastradius")
+	return BuildProgram(Program{Binary: binaryPath, What: "blastradius", Entrypoint: HarnessEntrypoint, Labels: map[string]string{
+		"org.opencontainers.image.title":       "blastradius",
+		"org.opencontainers.image.description": "the blastradius harness; its load-worker command drives load from inside a cluster",
+	}})
+}
+
+// Program describes an image made of one static binary: what the clusters
+// of a platform without a registry run of tools the harness builds (the
+// Argo Rollouts controller, from its module).
+type Program struct {
+	Binary     string            // the static binary's path on this machine
+	What       string            // its name, for errors
+	Entrypoint string            // where it sits in the image, and runs from
+	Labels     map[string]string // image labels
+}
+
+// BuildProgram builds p's image: the binary at its entrypoint, a writable
+// /tmp, run as a non-root user.
+func BuildProgram(p Program) (v1.Image, error) {
+	bin, err := readBinary(p.Binary, p.What)
 	if err != nil {
 		return nil, err
 	}
 	layer, err := tarLayer(
 		tarEntry{path: HarnessTmp, mode: 0o1777, dir: true},
-		tarEntry{path: HarnessEntrypoint, mode: 0o755, data: bin},
+		tarEntry{path: p.Entrypoint, mode: 0o755, data: bin},
 	)
 	if err != nil {
 		return nil, err
 	}
 	return withConfig(layer, v1.Config{
-		Entrypoint: []string{HarnessEntrypoint},
+		Entrypoint: []string{p.Entrypoint},
 		Env:        append([]string(nil), HarnessEnv...),
 		User:       nonRoot,
-		Labels: map[string]string{
-			"org.opencontainers.image.title":       "blastradius",
-			"org.opencontainers.image.description": "the blastradius harness; its load-worker command drives load from inside a cluster",
-		},
+		Labels:     p.Labels,
 	})
 }

@@ -133,3 +133,14 @@ func InRegistry(registry, ref string) string {
 func isRegistryHost(s string) bool {
 	return s == "localhost" || strings.ContainsAny(s, ".:") || strings.ToLower(s) != s
 }
+
+// Repository is an image reference without its tag or digest:
+// "localhost:5000/blastradius/blastradius:dev" is
+// "localhost:5000/blastradius/blastradius".
+func Repository(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i]
+	}
+	return ref
+}

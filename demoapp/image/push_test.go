@@ -203,3 +203,9 @@ func TestPushRefusesWhatIsNoRegistry(t *testing.T) {
 		require.ErrorContains(t, err, "push blastradius/blastradius:v1 to "+reg+":", reg)
 	}
 }
+
+func TestRepository(t *testing.T) {
+	assert.Equal(t, "blastradius/demoapp", Repository("blastradius/demoapp:blue"))
+	assert.Equal(t, "localhost:5000/blastradius/blastradius", Repository("localhost:5000/blastradius/blastradius:dev@sha256:abc"))
+	assert.Equal(t, "localhost:5000/x", Repository("localhost:5000/x"))
+}

@@ -81,7 +81,11 @@ func Execute() int {
 
 // platformHelp is the --platform flag's help, from the platform registry.
 func platformHelp() string {
-	return "platform: " + strings.Join(platform.Names(), ", ") + " (" + strings.Join(platform.Planned(), " and ") + " come later)"
+	h := "platform: " + strings.Join(platform.Names(), ", ")
+	if p := platform.Planned(); len(p) > 0 {
+		h += " (" + strings.Join(p, " and ") + " come later)"
+	}
+	return h
 }
 
 // catalogHelp lists the strategies and analyzers a scenario may name, from

@@ -22,6 +22,7 @@ import (
 	"github.com/blastradius/blastradius/harness/analysis"
 	"github.com/blastradius/blastradius/harness/platform"
 	clusterplatform "github.com/blastradius/blastradius/harness/platform/cluster"
+	_ "github.com/blastradius/blastradius/harness/platform/kind" // registers --platform kind
 	"github.com/blastradius/blastradius/harness/platform/local"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/runner"
@@ -50,6 +51,9 @@ type runOptions struct {
 	kubeContext, kubeconfig, registry, prometheusURL string
 	// Where the analysis endpoint listens, and the URL Argo calls it at.
 	analysisListen, analysisURL string
+	// A kind cluster (--platform kind).
+	clusterName, nodeImage string
+	reuse                  bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -97,6 +101,9 @@ expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "--platform cluster: the kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
 	f.StringVar(&o.registry, "registry", "", "--platform cluster: the registry the nodes pull the images from (blastradius images push --registry)")
 	f.StringVar(&o.prometheusURL, "prometheus-url", "", "--platform cluster: a Prometheus both Argo Rollouts and the harness reach (for the prometheus analyzer)")
+	f.StringVar(&o.clusterName, "cluster-name", "", "--platform kind: the kind cluster's name (default blastradius)")
+	f.BoolVar(&o.reuse, "reuse", false, "--platform kind: run on the existing kind cluster of that name, and leave it")
+	f.StringVar(&o.nodeImage, "node-image", "", "--platform kind: the node image (default: pinned per the host's cgroup version)")
 	f.StringVar(&o.analysisListen, "analysis-listen", "127.0.0.1:0", "where the analysis endpoint Argo Rollouts calls listens")
 	f.StringVar(&o.analysisURL, "analysis-url", "", "the URL Argo Rollouts calls the analysis endpoint at (default: http://<the listen address>); "+
 		"on --platform cluster one its controller reaches")
@@ -186,7 +193,8 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 	plugins, backing := o.ai.metricAI()
 	cluster, err := platform.New(o.platform, platform.Options{
 		BinDir: o.binDir, DataDir: filepath.Join(".blastradius", "run-"+o.platform), Log: stderr, MetricPlugins: plugins,
-		FailureLogs: rs.clusterLogs(), Context: o.kubeContext, Kubeconfig: o.kubeconfig, Registry: o.registry, PrometheusURL: o.prometheusURL})
+		FailureLogs: rs.clusterLogs(), Context: o.kubeContext, Kubeconfig: o.kubeconfig, Registry: o.registry, PrometheusURL: o.prometheusURL,
+		ClusterName: o.clusterName, Reuse: o.reuse, NodeImage: o.nodeImage})
 	if err != nil {
 		return &exitError{code: ExitHarness, err: fmt.Errorf("--platform: %w", err)}
 	}

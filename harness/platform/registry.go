@@ -50,6 +50,14 @@ type Options struct {
 	// PrometheusURL is a Prometheus that an existing cluster's Argo
 	// controller and the harness both reach; none if empty.
 	PrometheusURL string
+
+	// ClusterName names the cluster a platform makes (kind; default
+	// "blastradius"); Reuse takes an existing one of that name as it is,
+	// and leaves it at Down.
+	ClusterName string
+	Reuse       bool
+	// NodeImage overrides the kind node image the preflight picks.
+	NodeImage string
 }
 
 // Factory builds a platform, which Up then starts.
@@ -61,7 +69,7 @@ var ErrNotImplemented = errors.New("not implemented yet")
 
 // planned are platforms named in the CLI and docs whose package is not
 // written yet: New says so instead of "unknown".
-var planned = []string{"kind"}
+var planned []string
 
 var (
 	mu       sync.Mutex

@@ -36,6 +36,7 @@ import (
 	demoimage "github.com/blastradius/blastradius/demoapp/image"
 	"github.com/blastradius/blastradius/harness/internal/klogfile"
 	"github.com/blastradius/blastradius/harness/platform"
+	"github.com/blastradius/blastradius/harness/platform/forward"
 )
 
 // Name is the platform's name in the registry and on the command line.
@@ -68,7 +69,7 @@ type Cluster struct {
 	client     kubernetes.Interface
 	argo       string // the controller's image tag
 	klog       *os.File
-	forwards   *forwarder
+	forwards   *forward.Forwarder
 	mu         sync.Mutex
 }
 
@@ -123,7 +124,7 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if c.opts.Registry != "" {
 		fmt.Fprintf(c.opts.Log, "images from %s\n", c.opts.Registry)
 	}
-	c.forwards = newForwarder(c.rest, c.client)
+	c.forwards = forward.New(c.rest, c.client)
 	return nil
 }
 
@@ -251,7 +252,7 @@ func imageTag(ref string) string {
 // the runner removes its namespaces.
 func (c *Cluster) Down(context.Context) error {
 	if c.forwards != nil {
-		c.forwards.closeAll()
+		c.forwards.CloseAll()
 		c.forwards = nil
 	}
 	if c.klog != nil {
@@ -382,7 +383,7 @@ func (c *Cluster) PodURL(ctx context.Context, pod *corev1.Pod, port int) (string
 	if c.forwards == nil {
 		return "", errors.New("not connected")
 	}
-	return c.forwards.url(ctx, pod, port)
+	return c.forwards.URL(ctx, pod, port)
 }
 
 // Versions reports the API server's version and the controller's tag.

@@ -589,7 +589,7 @@ func (c *Cluster) resolveImage(image string) (node.Executable, error) {
 	if a, ok := platform.ResolveAlias(c.opts.ImageAliases, image); ok {
 		ref, env = a.To, a.Env
 	}
-	if repository(ref) == demoimage.HarnessRepository {
+	if demoimage.Repository(ref) == demoimage.HarnessRepository {
 		// The harness's own image (in-cluster load workers): the harness binary.
 		return node.Executable{Path: c.bin("blastradius"), Env: env}, nil
 	}
@@ -601,15 +601,6 @@ func (c *Cluster) resolveImage(image string) (node.Executable, error) {
 		return node.Executable{}, err
 	}
 	return node.Executable{Path: c.bin("demoapp"), Env: append(v.ImageEnv(), env...)}, nil
-}
-
-// repository is an image reference without its tag or digest.
-func repository(ref string) string {
-	ref, _, _ = strings.Cut(ref, "@")
-	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
-		ref = ref[:i]
-	}
-	return ref
 }
 
 // checkImageAliases checks that every alias names a demo app image.

@@ -1,4 +1,7 @@
-package cluster
+// Package forward reaches pods' ports from the harness through port-forwards
+// of the API server, as kubectl port-forward does: for platforms whose pod
+// addresses the harness cannot reach (an existing cluster, kind).
+package forward
 
 import (
 	"context"
@@ -17,11 +20,11 @@ import (
 	"k8s.io/client-go/transport/spdy"
 )
 
-// forwarder keeps one port-forward per pod and port, through the API
-// server, as kubectl port-forward does: the harness reaches pods (load
-// workers, metrics) on 127.0.0.1 whatever the cluster's network. A forward
-// that ends (its pod went) is dropped and made again on the next ask.
-type forwarder struct {
+// Forwarder keeps one port-forward per pod and port: the harness reaches
+// pods (load workers, metrics) on 127.0.0.1 whatever the cluster's
+// network. A forward that ends (its pod went) is dropped and made again on
+// the next ask.
+type Forwarder struct {
 	rest   *rest.Config
 	client kubernetes.Interface
 
@@ -40,12 +43,13 @@ type forward struct {
 	done  chan struct{}
 }
 
-func newForwarder(cfg *rest.Config, client kubernetes.Interface) *forwarder {
-	return &forwarder{rest: cfg, client: client, fwd: map[fwdKey]*forward{}}
+// New returns a Forwarder through the API server of cfg.
+func New(cfg *rest.Config, client kubernetes.Interface) *Forwarder {
+	return &Forwarder{rest: cfg, client: client, fwd: map[fwdKey]*forward{}}
 }
 
-// url is an http URL on 127.0.0.1 forwarded to the pod's port.
-func (f *forwarder) url(ctx context.Context, pod *corev1.Pod, port int) (string, error) {
+// URL is an http URL on 127.0.0.1 forwarded to the pod's port.
+func (f *Forwarder) URL(ctx context.Context, pod *corev1.Pod, port int) (string, error) {
 	key := fwdKey{pod.UID, port}
 	f.mu.Lock()
 	if fw, ok := f.fwd[key]; ok {
@@ -72,7 +76,7 @@ func (f *forwarder) url(ctx context.Context, pod *corev1.Pod, port int) (string,
 	return "http://" + fw.local, nil
 }
 
-func (f *forwarder) open(ctx context.Context, pod *corev1.Pod, port int) (*forward, error) {
+func (f *Forwarder) open(ctx context.Context, pod *corev1.Pod, port int) (*forward, error) {
 	rt, upgrader, err := spdy.RoundTripperFor(f.rest)
 	if err != nil {
 		return nil, err
@@ -110,8 +114,8 @@ func (f *forwarder) open(ctx context.Context, pod *corev1.Pod, port int) (*forwa
 	return fw, nil
 }
 
-// closeAll stops every forward and waits for them to end.
-func (f *forwarder) closeAll() {
+// CloseAll stops every forward and waits for them to end.
+func (f *Forwarder) CloseAll() {
 	f.mu.Lock()
 	all := f.fwd
 	f.fwd = map[fwdKey]*forward{}

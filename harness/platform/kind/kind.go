@@ -1,0 +1,460 @@
+// Package kind is the platform of real kind clusters, made through kind's
+// Go API (sigs.k8s.io/kind/pkg/cluster), not its CLI: nodes are containers
+// of a container engine, images are loaded into them without a registry,
+// and NodePort Services are mapped to 127.0.0.1 as on the local platform.
+//
+// What runs today: the preflight (engine, cgroup version, node image), the
+// cluster's creation from a rendered config (or the reuse of one by name,
+// said out loud), deletion, logs, kubeconfig, the project's images loaded
+// into every node in parallel, and Argo Rollouts installed from the pinned
+// module's install.yaml with its controller image built from bin/ (nothing
+// is pulled but the node image). Not yet: Prometheus and Traefik in the
+// cluster, and the analysis endpoint behind a Service.
+package kind
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+
+	"github.com/blastradius/blastradius/demoapp/catalog"
+	demoimage "github.com/blastradius/blastradius/demoapp/image"
+	"github.com/blastradius/blastradius/harness/internal/klogfile"
+	"github.com/blastradius/blastradius/harness/kube"
+	"github.com/blastradius/blastradius/harness/platform"
+	"github.com/blastradius/blastradius/harness/platform/forward"
+	"github.com/blastradius/blastradius/harness/platform/local"
+)
+
+// Name is the platform's name in the registry and on the command line.
+const Name = "kind"
+
+// DefaultCluster is the kind cluster's name unless one is given.
+const DefaultCluster = "blastradius"
+
+func init() {
+	platform.Register(Name, func(o platform.Options) (platform.Platform, error) { return New(o), nil })
+}
+
+// Cluster is one kind cluster.
+type Cluster struct {
+	opts     platform.Options
+	name     string
+	pre      Preflight
+	provider *cluster.Provider
+	reused   bool // an existing cluster: Down leaves it
+	created  bool
+
+	kubeconfig string
+	rest       *rest.Config
+	client     kubernetes.Interface
+	argo       string
+	forwards   *forward.Forwarder
+	klog       *os.File
+}
+
+// New returns the platform; Up makes (or reuses) the cluster.
+func New(o platform.Options) *Cluster {
+	if o.DataDir == "" {
+		o.DataDir = filepath.Join(".blastradius", Name)
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	n := o.ClusterName
+	if n == "" {
+		n = DefaultCluster
+	}
+	return &Cluster{opts: o, name: n}
+}
+
+// Name implements platform.Platform.
+func (c *Cluster) Name() string { return Name }
+
+func (c *Cluster) say(format string, args ...any) { fmt.Fprintf(c.opts.Log, format+"\n", args...) }
+
+// Up checks the host, makes or reuses the cluster, loads the project's
+// images and installs Argo Rollouts. On failure it keeps the logs
+// (FailureLogs) and removes what it made.
+func (c *Cluster) Up(ctx context.Context) (err error) {
+	c.pre = RunPreflight(ctx, c.opts.NodeImage)
+	c.say("kind: %s", c.pre)
+	if err := c.pre.Check(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.opts.DataDir, 0o755); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			if c.created && c.opts.FailureLogs != "" && c.provider.CollectLogs(c.name, c.opts.FailureLogs) == nil {
+				c.say("kind: the cluster's logs are in %s", c.opts.FailureLogs)
+			}
+			_ = c.Down(context.WithoutCancel(ctx))
+		}
+	}()
+	logf, err := os.OpenFile(filepath.Join(c.opts.DataDir, "kind.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	c.klog = logf
+	klogfile.To(logf)
+	engine, err := cluster.DetectNodeProvider()
+	if err != nil {
+		return fmt.Errorf("kind: %w", err)
+	}
+	c.provider = cluster.NewProvider(engine, cluster.ProviderWithLogger(newLogger(logf)))
+	c.kubeconfig = filepath.Join(c.opts.DataDir, "kubeconfig")
+	if err := c.createOrReuse(); err != nil {
+		return err
+	}
+	if err := c.connect(); err != nil {
+		return err
+	}
+	var images []string
+	for _, v := range catalog.All() {
+		images = append(images, v.Image())
+	}
+	if err := c.LoadImages(ctx, images...); err != nil {
+		return err
+	}
+	if err := c.installArgo(ctx); err != nil {
+		return fmt.Errorf("kind: Argo Rollouts: %w", err)
+	}
+	c.forwards = forward.New(c.rest, c.client)
+	return nil
+}
+
+// createOrReuse makes the cluster, or takes the existing one of that name
+// when Reuse is set, and says which.
+func (c *Cluster) createOrReuse() error {
+	existing, err := c.provider.List()
+	if err != nil {
+		return fmt.Errorf("kind: listing clusters: %w", err)
+	}
+	if slices.Contains(existing, c.name) {
+		if !c.opts.Reuse {
+			return fmt.Errorf("kind: a cluster named %s exists already: delete it (`kind delete cluster --name %s`) or reuse it (--reuse)", c.name, c.name)
+		}
+		c.reused = true
+		c.say("kind: reusing the existing cluster %s as it is (down leaves it)", c.name)
+		return c.provider.ExportKubeConfig(c.name, c.kubeconfig, false)
+	}
+	c.say("kind: creating cluster %s (node ports %s on 127.0.0.1) ...", c.name, NodePorts)
+	start := time.Now()
+	c.created = true
+	if err := c.provider.Create(c.name,
+		cluster.CreateWithV1Alpha4Config(Config(c.name, c.pre.NodeImage, NodePorts)),
+		cluster.CreateWithKubeconfigPath(c.kubeconfig),
+		cluster.CreateWithWaitForReady(3*time.Minute),
+		cluster.CreateWithDisplayUsage(false), cluster.CreateWithDisplaySalutation(false),
+	); err != nil {
+		return fmt.Errorf("kind: creating cluster %s: %w", c.name, err)
+	}
+	c.say("kind: cluster %s ready in %s", c.name, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+func (c *Cluster) connect() error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	c.rest = cfg
+	c.client, err = kubernetes.NewForConfig(cfg)
+	return err
+}
+
+// installArgo applies the controller's release's install.yaml from the
+// module cache, with the controller's image built from bin/ and loaded
+// into the nodes under the image name the manifest names: nothing pulled.
+func (c *Cluster) installArgo(ctx context.Context) error {
+	version, dir, err := local.ArgoRelease(ctx, c.bin())
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "manifests", "install.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	objs, err := kube.DecodeBytes(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	var controllerImage string
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			cs, _, _ := unstructuredContainers(o.Object)
+			if len(cs) > 0 {
+				controllerImage = cs[0]
+			}
+		}
+		if o.GetNamespace() == "" && o.GetKind() != "CustomResourceDefinition" && !strings.HasPrefix(o.GetKind(), "Cluster") {
+			o.SetNamespace("argo-rollouts")
+		}
+	}
+	if controllerImage == "" {
+		return fmt.Errorf("%s: no controller Deployment", path)
+	}
+	img, err := demoimage.BuildProgram(demoimage.Program{Binary: filepath.Join(c.bin(), "rollouts-controller"), What: "rollouts-controller",
+		Entrypoint: "/bin/rollouts-controller", Labels: map[string]string{"org.opencontainers.image.version": version}})
+	if err != nil {
+		return err
+	}
+	if err := c.loadImage(ctx, controllerImage, img); err != nil {
+		return err
+	}
+	if _, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argo-rollouts"}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+		return err
+	}
+	a, err := kube.NewApplier(c.rest)
+	if err != nil {
+		return err
+	}
+	if err := a.Apply(ctx, objs...); err != nil {
+		return err
+	}
+	if err := a.WaitEstablished(ctx, local.ArgoCRDs...); err != nil {
+		return err
+	}
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := c.client.AppsV1().Deployments("argo-rollouts").Get(ctx, "argo-rollouts", metav1.GetOptions{})
+		return err == nil && d.Status.ReadyReplicas > 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the controller is not ready after 3 minutes: %w", err)
+	}
+	c.argo = version
+	c.say("kind: Argo Rollouts %s ready (controller image %s built from bin/rollouts-controller)", version, controllerImage)
+	return nil
+}
+
+// unstructuredContainers lists a Deployment's container images.
+func unstructuredContainers(obj map[string]any) ([]string, bool, error) {
+	spec, _ := obj["spec"].(map[string]any)
+	tmpl, _ := spec["template"].(map[string]any)
+	pspec, _ := tmpl["spec"].(map[string]any)
+	cs, _ := pspec["containers"].([]any)
+	var out []string
+	for _, c := range cs {
+		if m, ok := c.(map[string]any); ok {
+			if img, ok := m["image"].(string); ok {
+				out = append(out, img)
+			}
+		}
+	}
+	return out, len(out) > 0, nil
+}
+
+func (c *Cluster) bin() string {
+	if c.opts.BinDir != "" {
+		return c.opts.BinDir
+	}
+	if b := os.Getenv("BLASTRADIUS_BIN"); b != "" {
+		return b
+	}
+	return "bin"
+}
+
+// Down deletes the cluster Up created (a reused one stays) and removes
+// the data dir.
+func (c *Cluster) Down(context.Context) error {
+	var errs []error
+	if c.forwards != nil {
+		c.forwards.CloseAll()
+		c.forwards = nil
+	}
+	if c.created && !c.reused && c.provider != nil {
+		if err := c.provider.Delete(c.name, c.kubeconfig); err != nil {
+			errs = append(errs, fmt.Errorf("kind: deleting cluster %s: %w", c.name, err))
+		}
+		c.created = false
+	}
+	if c.klog != nil {
+		klogfile.Discard()
+		c.klog.Close()
+		c.klog = nil
+	}
+	errs = append(errs, os.RemoveAll(c.opts.DataDir))
+	return errors.Join(errs...)
+}
+
+// ExportLogs is kind's own log collection (nodes, containers, kubelet).
+func (c *Cluster) ExportLogs(_ context.Context, dir string) error {
+	if c.provider == nil {
+		return errors.New("kind: no cluster")
+	}
+	return c.provider.CollectLogs(c.name, dir)
+}
+
+// Kubeconfig implements platform.Platform.
+func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
+
+// RESTConfig implements platform.Platform.
+func (c *Cluster) RESTConfig() *rest.Config { return c.rest }
+
+// LoadImages builds the project's images (demo app versions, the harness's
+// own) and loads each into every node.
+func (c *Cluster) LoadImages(ctx context.Context, images ...string) error {
+	for _, ref := range images {
+		img, err := c.build(ref)
+		if err != nil {
+			return err
+		}
+		if err := c.loadImage(ctx, ref, img); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) build(ref string) (v1.Image, error) {
+	if demoimage.Repository(ref) == demoimage.HarnessRepository {
+		return demoimage.BuildHarness(filepath.Join(c.bin(), "blastradius"))
+	}
+	v, err := catalog.Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	layer, err := demoimage.BinaryLayer(filepath.Join(c.bin(), "demoapp"))
+	if err != nil {
+		return nil, err
+	}
+	return demoimage.Build(v, layer)
+}
+
+// loadImage writes img as an image archive named ref once, then loads it
+// into every node at once, one reader each.
+func (c *Cluster) loadImage(ctx context.Context, ref string, img v1.Image) error {
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", ref, err)
+	}
+	f, err := os.CreateTemp(c.opts.DataDir, "image-*.tar")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := tarball.Write(tag, img, f); err != nil {
+		return fmt.Errorf("image %s: %w", ref, err)
+	}
+	ns, err := c.provider.ListInternalNodes(c.name)
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(ns))
+	var wg sync.WaitGroup
+	for i, n := range ns {
+		wg.Go(func() { errs[i] = loadInto(n, f.Name()) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("image %s: %w", ref, err)
+	}
+	return ctx.Err()
+}
+
+func loadInto(n nodes.Node, path string) error {
+	r, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := nodeutils.LoadImageArchive(n, r); err != nil {
+		return fmt.Errorf("node %s: %w", n.String(), err)
+	}
+	return nil
+}
+
+// Image is ref: the images are loaded into the nodes under their names.
+func (c *Cluster) Image(ref string) string { return ref }
+
+// ServiceURL is http://127.0.0.1:<nodePort>: the node port range is mapped
+// to the host's loopback.
+func (c *Cluster) ServiceURL(ctx context.Context, namespace, svcName string) (string, error) {
+	svc, err := c.client.CoreV1().Services(namespace).Get(ctx, svcName, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.NodePort != 0 {
+			if !NodePorts.Contains(p.NodePort) {
+				return "", fmt.Errorf("service %s/%s: node port %d is outside the mapped range %s", namespace, svcName, p.NodePort, NodePorts)
+			}
+			return "http://127.0.0.1:" + strconv.Itoa(int(p.NodePort)), nil
+		}
+	}
+	return "", fmt.Errorf("service %s/%s has no node port", namespace, svcName)
+}
+
+// InClusterServiceURL is the Service's DNS name: kind runs CoreDNS.
+func (c *Cluster) InClusterServiceURL(ctx context.Context, namespace, svcName string) (string, error) {
+	svc, err := c.client.CoreV1().Services(namespace).Get(ctx, svcName, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	if len(svc.Spec.Ports) == 0 {
+		return "", fmt.Errorf("service %s/%s has no port", namespace, svcName)
+	}
+	return fmt.Sprintf("http://%s.%s.svc:%d", svcName, namespace, svc.Spec.Ports[0].Port), nil
+}
+
+var errNotYet = errors.New("not on the kind platform yet")
+
+// RouterURL: no Traefik in kind clusters yet.
+func (c *Cluster) RouterURL(context.Context) (string, error) {
+	return "", fmt.Errorf("the L7 router (Traefik): %w", errNotYet)
+}
+
+// InClusterRouterURL: see RouterURL.
+func (c *Cluster) InClusterRouterURL(ctx context.Context) (string, error) { return c.RouterURL(ctx) }
+
+// PrometheusURL: no Prometheus in kind clusters yet.
+func (c *Cluster) PrometheusURL(context.Context) (string, error) {
+	return "", fmt.Errorf("Prometheus: %w", errNotYet)
+}
+
+// PodURL reaches a pod through a port-forward: the nodes' network is the
+// engine's, not the host's loopback.
+func (c *Cluster) PodURL(ctx context.Context, pod *corev1.Pod, port int) (string, error) {
+	if c.forwards == nil {
+		return "", errors.New("kind: no cluster")
+	}
+	return c.forwards.URL(ctx, pod, port)
+}
+
+// Versions reports the API server's version and Argo's release.
+func (c *Cluster) Versions(context.Context) (string, string, error) {
+	if c.client == nil {
+		return "", "", errors.New("kind: no cluster")
+	}
+	v, err := c.client.Discovery().ServerVersion()
+	if err != nil {
+		return "", "", err
+	}
+	return v.GitVersion, c.argo, nil
+}
