@@ -108,7 +108,7 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			if c.created && c.opts.FailureLogs != "" && c.provider.CollectLogs(c.name, c.opts.FailureLogs) == nil {
+			if c.created && c.opts.FailureLogs != "" && c.hasNodes() && c.provider.CollectLogs(c.name, c.opts.FailureLogs) == nil {
 				c.say("kind: the cluster's logs are in %s", c.opts.FailureLogs)
 			}
 			_ = c.Down(context.WithoutCancel(ctx))
@@ -144,6 +144,13 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	}
 	c.forwards = forward.New(c.rest, c.client)
 	return nil
+}
+
+// hasNodes reports whether the cluster got as far as a node: only then
+// has kind logs to collect.
+func (c *Cluster) hasNodes() bool {
+	ns, err := c.provider.ListNodes(c.name)
+	return err == nil && len(ns) > 0
 }
 
 // createOrReuse makes the cluster, or takes the existing one of that name
