@@ -94,8 +94,8 @@ func (c *Cluster) Name() string { return Name }
 
 func (c *Cluster) say(format string, args ...any) { fmt.Fprintf(c.opts.Log, format+"\n", args...) }
 
-// Up checks the host, makes or reuses the cluster, loads the project's
-// images and installs Argo Rollouts. On failure it keeps the logs
+// Up checks the host, makes or reuses the cluster and installs Argo
+// Rollouts. On failure it keeps the logs
 // (FailureLogs) and removes what it made.
 func (c *Cluster) Up(ctx context.Context) (err error) {
 	c.pre = RunPreflight(ctx, c.opts.NodeImage)
@@ -132,13 +132,8 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if err := c.connect(); err != nil {
 		return err
 	}
-	var images []string
-	for _, v := range catalog.All() {
-		images = append(images, v.Image())
-	}
-	if err := c.LoadImages(ctx, images...); err != nil {
-		return err
-	}
+	// The project's images are loaded as they are asked for (LoadImages:
+	// what the runs need), not all 60 versions up front.
 	if err := c.installArgo(ctx); err != nil {
 		return fmt.Errorf("kind: Argo Rollouts: %w", err)
 	}
