@@ -14,14 +14,16 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/blastradius/blastradius/harness/platform/local"
+	"github.com/blastradius/blastradius/harness/relay"
 	"github.com/blastradius/blastradius/harness/results"
 )
 
 // TestRunOnExistingCluster runs the smoke scenario with --platform cluster
 // on a cluster it did not start (a local one, started here, reached only
 // through its kubeconfig context): the load runs in the cluster, pods are
-// reached through port-forwards, the run's namespace goes, the cluster
-// stays.
+// reached through port-forwards, Argo calls the analysis endpoint through
+// the relay pod (the default there), the run's namespace goes, the cluster
+// stays, and so does nothing of the relay.
 func TestRunOnExistingCluster(t *testing.T) {
 	bin := os.Getenv("BLASTRADIUS_BIN")
 	if testing.Short() || bin == "" {
@@ -56,7 +58,10 @@ func TestRunOnExistingCluster(t *testing.T) {
 	require.NoError(t, err, "the cluster is up")
 	for _, ns := range nss.Items {
 		assert.False(t, strings.HasPrefix(ns.Name, "br-") && ns.DeletionTimestamp == nil, "namespace %s left behind", ns.Name)
+		assert.False(t, ns.Name == relay.Namespace && ns.DeletionTimestamp == nil, "the relay's namespace left behind")
 	}
+	require.NotEmpty(t, r.Analysis, "Argo called the analysis endpoint")
+	assert.Contains(t, stderr.String(), "analysis through the relay", "the user is told how Argo reaches the harness")
 }
 
 func TestRunOnExistingClusterNeedsAContext(t *testing.T) {

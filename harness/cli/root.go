@@ -54,6 +54,7 @@ func NewRoot() *cobra.Command {
 		newImagesCmd(),
 		newLoadCmd(),
 		newLoadWorkerCmd(),
+		newRelayCmd(),
 		newReportCmd(),
 		newRunCmd(),
 		newValidateCmd(),

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -22,8 +23,9 @@ import (
 	"github.com/blastradius/blastradius/harness/analysis"
 	"github.com/blastradius/blastradius/harness/platform"
 	clusterplatform "github.com/blastradius/blastradius/harness/platform/cluster"
-	_ "github.com/blastradius/blastradius/harness/platform/kind" // registers --platform kind
+	"github.com/blastradius/blastradius/harness/platform/kind"
 	"github.com/blastradius/blastradius/harness/platform/local"
+	"github.com/blastradius/blastradius/harness/relay"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/runner"
 	"github.com/blastradius/blastradius/harness/scenario"
@@ -51,6 +53,9 @@ type runOptions struct {
 	kubeContext, kubeconfig, registry, prometheusURL string
 	// Where the analysis endpoint listens, and the URL Argo calls it at.
 	analysisListen, analysisURL string
+	// analysisRelay: Argo calls the analysis endpoint through a relay pod
+	// (unset: on for kind and existing clusters without --analysis-url).
+	analysisRelay *bool
 	// A kind cluster (--platform kind).
 	clusterName, nodeImage string
 	reuse                  bool
@@ -58,6 +63,7 @@ type runOptions struct {
 
 func newRunCmd() *cobra.Command {
 	var o runOptions
+	var relayFlag bool
 	cmd := &cobra.Command{
 		Use:   "run [FILE|DIR|SET...]",
 		Short: "Run scenarios on a fresh cluster and score every run",
@@ -79,6 +85,9 @@ expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 			var seed *int64
 			if cmd.Flags().Changed("seed") {
 				seed = &o.seed
+			}
+			if cmd.Flags().Changed("analysis-relay") {
+				o.analysisRelay = &relayFlag
 			}
 			return runScenarios(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o, args, seed)
 		},
@@ -104,6 +113,8 @@ expectation failed; 2 when the harness itself failed.` + catalogHelp(),
 	f.StringVar(&o.clusterName, "cluster-name", "", "--platform kind: the kind cluster's name (default blastradius)")
 	f.BoolVar(&o.reuse, "reuse", false, "--platform kind: run on the existing kind cluster of that name, and leave it")
 	f.StringVar(&o.nodeImage, "node-image", "", "--platform kind: the node image (default: pinned per the host's cgroup version)")
+	f.BoolVar(&relayFlag, "analysis-relay", false, "Argo calls the analysis endpoint through a relay pod and a tunnel the harness opens "+
+		"(default: on for --platform kind and cluster unless --analysis-url is given)")
 	f.StringVar(&o.analysisListen, "analysis-listen", "127.0.0.1:0", "where the analysis endpoint Argo Rollouts calls listens")
 	f.StringVar(&o.analysisURL, "analysis-url", "", "the URL Argo Rollouts calls the analysis endpoint at (default: http://<the listen address>); "+
 		"on --platform cluster one its controller reaches")
@@ -221,10 +232,15 @@ func runScenarios(ctx context.Context, stdout, stderr io.Writer, o runOptions, a
 		}
 	}()
 	rs.set.Environment.Kubernetes, rs.set.Environment.ArgoRollouts, _ = cluster.Versions(ctx)
-	if err := cluster.LoadImages(ctx, runImages(specs, load)...); err != nil {
+	images := runImages(specs, load)
+	if o.useRelay() && !slices.Contains(images, load.Image) {
+		images = append(images, load.Image)
+	}
+	if err := cluster.LoadImages(ctx, images...); err != nil {
 		return &exitError{code: ExitHarness, err: fmt.Errorf("images: %w", err)}
 	}
-	r, stop, err := newRunner(ctx, cluster, o.out, externals, o.ai.shadowExternal, o.analysisListen, o.analysisURL)
+	r, stop, err := newRunner(ctx, stderr, cluster, o.out, externals, o.ai.shadowExternal,
+		endpointOptions{listen: o.analysisListen, url: o.analysisURL, relay: o.useRelay(), image: load.Image})
 	if err != nil {
 		return &exitError{code: ExitHarness, err: err}
 	}
@@ -282,20 +298,55 @@ func planRuns(stderr io.Writer, o runOptions, args []string, seed *int64) ([]sce
 
 // newRunner starts the analysis endpoint on the cluster and returns a
 // runner served by it, and the func that stops the endpoint.
-func newRunner(ctx context.Context, cluster platform.Platform, out string, externals []analysis.Analyzer, shadowExternal bool,
-	listen, publicURL string) (*runner.Runner, func(), error) {
-	srv, url, err := startAnalysis(ctx, cluster, externals, shadowExternal, listen)
+// endpointOptions say where the analysis endpoint listens and how Argo
+// reaches it: at url, through a relay pod, or at the listen address.
+type endpointOptions struct {
+	listen, url string
+	relay       bool
+	image       string // the harness's image, for the relay pod
+}
+
+func newRunner(ctx context.Context, log io.Writer, cluster platform.Platform, out string, externals []analysis.Analyzer, shadowExternal bool,
+	ep endpointOptions) (*runner.Runner, func(), error) {
+	srv, url, err := startAnalysis(ctx, cluster, externals, shadowExternal, ep.listen)
 	if err != nil {
 		return nil, nil, err
 	}
-	if publicURL != "" {
-		url = strings.TrimSuffix(publicURL, "/")
+	stop := func() { srv.Close() }
+	switch {
+	case ep.url != "":
+		url = strings.TrimSuffix(ep.url, "/")
+	case ep.relay:
+		client, err := kubernetes.NewForConfig(cluster.RESTConfig())
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		d, err := relay.Deploy(ctx, relay.Env{Client: client, Image: cluster.Image(ep.image),
+			PodURL: cluster.PodURL, ServiceURL: cluster.InClusterServiceURL}, srv)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		url = d.URL
+		stop = func() { d.Remove(context.Background()); srv.Close() }
+		fmt.Fprintf(log, "analysis through the relay: Argo calls %s, a pod that passes each call through a tunnel this process opened\n", url)
 	}
 	r := &runner.Runner{Platform: cluster, Analysis: srv, AnalysisURL: url, OutDir: out}
 	// Without a Prometheus, runs gated by the prometheus analyzer fail
 	// with the reason; the others do not need it.
 	r.PrometheusURL, _ = cluster.PrometheusURL(ctx)
-	return r, func() { srv.Close() }, nil
+	return r, stop, nil
+}
+
+// useRelay is --analysis-relay, by default on where the cluster's nodes
+// need not reach this machine (kind, an existing cluster) unless
+// --analysis-url says where Argo calls.
+func (o runOptions) useRelay() bool {
+	if o.analysisRelay != nil {
+		return *o.analysisRelay
+	}
+	return o.analysisURL == "" && (o.platform == clusterplatform.Name || o.platform == kind.Name)
 }
 
 // startAnalysis starts the analysis endpoint Argo calls, serving the
