@@ -98,6 +98,7 @@ func runClusterForeground(cmd *cobra.Command, f clusterFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c, err := platform.New(f.platform, platform.Options{BinDir: f.binDir, DataDir: f.dataDir, Log: cmd.ErrOrStderr(), ImageAliases: f.up.aliases, StepPlugins: f.up.stepPlugins, StartDelay: f.up.startDelay,
+		ClusterName: f.up.clusterName, Reuse: f.up.reuse, NodeImage: f.up.nodeImage,
 		FailureLogs: defaultLogDir(f.platform)})
 	if err != nil {
 		return err

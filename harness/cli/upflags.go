@@ -19,6 +19,9 @@ type upFlags struct {
 	aliasFile  string
 	stepFlags  []string
 	startDelay time.Duration
+	// kind's: the cluster's name, reuse, the node image.
+	clusterName, nodeImage string
+	reuse                  bool
 
 	aliases     []platform.ImageAlias   // set by load
 	stepPlugins []platform.MetricPlugin // set by load
@@ -31,6 +34,9 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.aliasFile, "image-aliases", "", "a file of --image-alias values, one a line (# comments)")
 	cmd.Flags().StringArrayVar(&f.stepFlags, "step-plugin", nil,
 		"configure an Argo Rollouts step plugin before the controller starts: NAMESPACE/NAME=PATH[,disabled] (repeatable)")
+	cmd.Flags().StringVar(&f.clusterName, "cluster-name", "", "--platform kind: the kind cluster's name (default blastradius)")
+	cmd.Flags().BoolVar(&f.reuse, "reuse", false, "--platform kind: take the existing kind cluster of that name as it is, and leave it at down")
+	cmd.Flags().StringVar(&f.nodeImage, "node-image", "", "--platform kind: the node image (default: pinned per the host's cgroup version)")
 	cmd.Flags().DurationVar(&f.startDelay, "start-delay", 0,
 		"hold each container's first start this long, as a kubelet's sandbox and image set-up would (local platform: processes start in milliseconds)")
 }
@@ -93,6 +99,15 @@ func (f *upFlags) args() []string {
 	}
 	if f.startDelay > 0 {
 		out = append(out, "--start-delay", f.startDelay.String())
+	}
+	if f.clusterName != "" {
+		out = append(out, "--cluster-name", f.clusterName)
+	}
+	if f.reuse {
+		out = append(out, "--reuse")
+	}
+	if f.nodeImage != "" {
+		out = append(out, "--node-image", f.nodeImage)
 	}
 	return out
 }

@@ -22,7 +22,8 @@ func TestUpFlagsReachTheSupervisor(t *testing.T) {
 	cmd := &cobra.Command{}
 	f.register(cmd)
 	require.NoError(t, cmd.ParseFlags([]string{"--image-aliases", "aliases", "--image-alias", "nginx:1.19-alpine=blastradius/demoapp:blue,PORT=80",
-		"--step-plugin", "step/e2e-test=plugin", "--step-plugin", "step/e2e-test-disabled=/opt/plugin,disabled", "--start-delay", "2s"}))
+		"--step-plugin", "step/e2e-test=plugin", "--step-plugin", "step/e2e-test-disabled=/opt/plugin,disabled", "--start-delay", "2s",
+		"--cluster-name", "talk", "--reuse", "--node-image", "kindest/node:custom"}))
 	require.NoError(t, f.load())
 	wantAliases := []platform.ImageAlias{
 		{From: "alpine:3.8", To: "blastradius/demoapp:blue"},
@@ -41,6 +42,7 @@ func TestUpFlagsReachTheSupervisor(t *testing.T) {
 		"--step-plugin", "step/e2e-test=" + filepath.Join(dir, "plugin"),
 		"--step-plugin", "step/e2e-test-disabled=/opt/plugin,disabled",
 		"--start-delay", "2s",
+		"--cluster-name", "talk", "--reuse", "--node-image", "kindest/node:custom",
 	}, args)
 
 	// What the supervisor parses from those arguments, elsewhere, is the same.
@@ -53,6 +55,9 @@ func TestUpFlagsReachTheSupervisor(t *testing.T) {
 	assert.Equal(t, wantAliases, sup.aliases)
 	assert.Equal(t, wantPlugins, sup.stepPlugins)
 	assert.Equal(t, 2*time.Second, sup.startDelay)
+	assert.Equal(t, "talk", sup.clusterName)
+	assert.True(t, sup.reuse)
+	assert.Equal(t, "kindest/node:custom", sup.nodeImage)
 }
 
 func TestClusterUpRejectsBadUpFlags(t *testing.T) {
