@@ -188,12 +188,16 @@ func (s *Server) finish(sum *loadgen.Summary, err error) {
 	}
 }
 
+// attackState is the attack's generator and spool; nil before one is given.
+func (s *Server) attackState() (*loadgen.Generator, *spool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen, s.spool
+}
+
 func (s *Server) stop() {
 	s.markStopped()
-	s.mu.Lock()
-	gen := s.gen
-	s.mu.Unlock()
-	if gen != nil {
+	if gen, _ := s.attackState(); gen != nil {
 		gen.Stop()
 	}
 }
@@ -216,9 +220,7 @@ func (s *Server) handleRate(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "rate: want {\"factor\": f} with f >= 0", http.StatusBadRequest)
 		return
 	}
-	s.mu.Lock()
-	gen := s.gen
-	s.mu.Unlock()
+	gen, _ := s.attackState()
 	if gen == nil {
 		http.Error(w, "rate: no attack", http.StatusConflict)
 		return
@@ -236,9 +238,7 @@ func (s *Server) handleRecords(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "records: from must be a record number >= 0", http.StatusBadRequest)
 		return
 	}
-	s.mu.Lock()
-	sp := s.spool
-	s.mu.Unlock()
+	_, sp := s.attackState()
 	if sp == nil {
 		http.Error(w, "records: no attack", http.StatusConflict)
 		return

@@ -380,10 +380,7 @@ func (c *Cluster) RouterURL(ctx context.Context) (string, error) { return c.InCl
 
 // PodURL reaches a pod's port through a port-forward of the API server.
 func (c *Cluster) PodURL(ctx context.Context, pod *corev1.Pod, port int) (string, error) {
-	if c.forwards == nil {
-		return "", errors.New("not connected")
-	}
-	return c.forwards.URL(ctx, pod, port)
+	return c.forwards.URL(ctx, pod, port) // a nil Forwarder says it is not connected
 }
 
 // Versions reports the API server's version and the controller's tag.

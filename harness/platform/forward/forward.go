@@ -5,6 +5,7 @@ package forward
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,8 @@ import (
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 )
+
+var errNotConnected = errors.New("not connected to a cluster")
 
 // Forwarder keeps one port-forward per pod and port: the harness reaches
 // pods (load workers, metrics) on 127.0.0.1 whatever the cluster's
@@ -50,6 +53,9 @@ func New(cfg *rest.Config, client kubernetes.Interface) *Forwarder {
 
 // URL is an http URL on 127.0.0.1 forwarded to the pod's port.
 func (f *Forwarder) URL(ctx context.Context, pod *corev1.Pod, port int) (string, error) {
+	if f == nil {
+		return "", errNotConnected
+	}
 	key := fwdKey{pod.UID, port}
 	f.mu.Lock()
 	if fw, ok := f.fwd[key]; ok {

@@ -443,10 +443,7 @@ func (c *Cluster) PrometheusURL(context.Context) (string, error) {
 // PodURL reaches a pod through a port-forward: the nodes' network is the
 // engine's, not the host's loopback.
 func (c *Cluster) PodURL(ctx context.Context, pod *corev1.Pod, port int) (string, error) {
-	if c.forwards == nil {
-		return "", errors.New("kind: no cluster")
-	}
-	return c.forwards.URL(ctx, pod, port)
+	return c.forwards.URL(ctx, pod, port) // a nil Forwarder says it is not connected
 }
 
 // Versions reports the API server's version and Argo's release.
