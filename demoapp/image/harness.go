@@ -1,6 +1,10 @@
 package image
 
 import (
+	"maps"
+	"path/filepath"
+	"slices"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -46,6 +50,12 @@ type Program struct {
 	What       string            // its name, for errors
 	Entrypoint string            // where it sits in the image, and runs from
 	Labels     map[string]string // image labels
+	// WorkingDir, when set, is the process's working directory, made in
+	// the image (owned by the image's user) if it is not "/".
+	WorkingDir string
+	// Files are more static programs in the image (Argo's plugins beside
+	// its controller), keyed by their path in the image.
+	Files map[string]string
 }
 
 // BuildProgram builds p's image: the binary at its entrypoint, a writable
@@ -55,10 +65,21 @@ func BuildProgram(p Program) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	layer, err := tarLayer(
-		tarEntry{path: HarnessTmp, mode: 0o1777, dir: true},
-		tarEntry{path: p.Entrypoint, mode: 0o755, data: bin},
-	)
+	entries := []tarEntry{
+		{path: HarnessTmp, mode: 0o1777, dir: true},
+		{path: p.Entrypoint, mode: 0o755, data: bin},
+	}
+	if p.WorkingDir != "" && p.WorkingDir != "/" {
+		entries = append(entries, tarEntry{path: p.WorkingDir, mode: 0o755, dir: true, uid: nonRootUID})
+	}
+	for _, path := range slices.Sorted(maps.Keys(p.Files)) {
+		data, err := readBinary(p.Files[path], filepath.Base(path))
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, tarEntry{path: path, mode: 0o755, data: data})
+	}
+	layer, err := tarLayer(entries...)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +87,7 @@ func BuildProgram(p Program) (v1.Image, error) {
 		Entrypoint: []string{p.Entrypoint},
 		Env:        append([]string(nil), HarnessEnv...),
 		User:       nonRoot,
+		WorkingDir: p.WorkingDir,
 		Labels:     p.Labels,
 	})
 }

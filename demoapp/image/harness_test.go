@@ -98,3 +98,52 @@ func isDynamicELF(path string) bool {
 	}
 	return false
 }
+
+// A program with a working directory and a plugin beside it, as Argo's
+// controller runs in a kind node: the directory is the non-root user's
+// (plugin-bin/ is mounted under it), the plugin an executable file.
+func TestProgramWithWorkingDirAndFiles(t *testing.T) {
+	dir := t.TempDir()
+	ctrl, plugin := filepath.Join(dir, "controller"), filepath.Join(dir, "plugin")
+	require.NoError(t, os.WriteFile(ctrl, []byte("controller"), 0o755))
+	require.NoError(t, os.WriteFile(plugin, []byte("plugin"), 0o755))
+	img, err := BuildProgram(Program{Binary: ctrl, What: "controller", Entrypoint: "/bin/controller",
+		WorkingDir: "/home/app", Files: map[string]string{"/plugins/traefik": plugin}})
+	require.NoError(t, err)
+	require.NoError(t, validate.Image(img))
+	cf, err := img.ConfigFile()
+	require.NoError(t, err)
+	assert.Equal(t, "/home/app", cf.Config.WorkingDir)
+	assert.Equal(t, "65532", cf.Config.User)
+
+	layers, err := img.Layers()
+	require.NoError(t, err)
+	rc, err := layers[0].Uncompressed()
+	require.NoError(t, err)
+	defer rc.Close()
+	got := map[string]*tar.Header{}
+	content := map[string]string{}
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		got[hdr.Name] = hdr
+		b, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		content[hdr.Name] = string(b)
+	}
+	require.Contains(t, got, "home/app/")
+	assert.Equal(t, 65532, got["home/app/"].Uid)
+	assert.Equal(t, byte(tar.TypeDir), got["home/app/"].Typeflag)
+	require.Contains(t, got, "plugins/traefik")
+	assert.Equal(t, int64(0o755), got["plugins/traefik"].Mode)
+	assert.Equal(t, "plugin", content["plugins/traefik"])
+	assert.Equal(t, "controller", content["bin/controller"])
+
+	_, err = BuildProgram(Program{Binary: ctrl, What: "controller", Entrypoint: "/bin/controller",
+		Files: map[string]string{"/plugins/missing": filepath.Join(dir, "missing")}})
+	assert.ErrorContains(t, err, "missing")
+}

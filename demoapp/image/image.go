@@ -70,7 +70,10 @@ func Build(v catalog.Version, layer v1.Layer) (v1.Image, error) {
 }
 
 // nonRoot is the user every image runs as (distroless's nonroot uid).
-const nonRoot = "65532"
+const (
+	nonRoot    = "65532"
+	nonRootUID = 65532
+)
 
 // withConfig makes a one-layer linux image with the given runtime config.
 func withConfig(layer v1.Layer, config v1.Config) (v1.Image, error) {
@@ -94,6 +97,7 @@ type tarEntry struct {
 	mode int64
 	data []byte
 	dir  bool
+	uid  int // owner; root unless set
 }
 
 // tarLayer packs entries, in order, into a gzipped layer with fixed times, so
@@ -106,7 +110,7 @@ func tarLayer(entries ...tarEntry) (v1.Layer, error) {
 	diff := sha256.New()
 	tw := tar.NewWriter(io.MultiWriter(gz, diff))
 	for _, e := range entries {
-		hdr := &tar.Header{Name: strings.TrimPrefix(e.path, "/"), Mode: e.mode, Size: int64(len(e.data)), ModTime: epoch, Typeflag: tar.TypeReg}
+		hdr := &tar.Header{Name: strings.TrimPrefix(e.path, "/"), Mode: e.mode, Size: int64(len(e.data)), ModTime: epoch, Typeflag: tar.TypeReg, Uid: e.uid, Gid: e.uid}
 		if e.dir {
 			hdr.Name, hdr.Size, hdr.Typeflag = hdr.Name+"/", 0, tar.TypeDir
 		}

@@ -11,16 +11,20 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/blastradius/blastradius/demoapp/catalog"
+	demoimage "github.com/blastradius/blastradius/demoapp/image"
 	"github.com/blastradius/blastradius/harness/analysis"
 	"github.com/blastradius/blastradius/harness/demo"
 	"github.com/blastradius/blastradius/harness/internal/klogfile"
 	"github.com/blastradius/blastradius/harness/platform"
+	"github.com/blastradius/blastradius/harness/platform/kind"
 	"github.com/blastradius/blastradius/harness/platform/local"
 	"github.com/blastradius/blastradius/harness/results"
 	"github.com/blastradius/blastradius/harness/scenario"
@@ -115,11 +119,24 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 			say("cluster down: %v", err)
 		}
 	}()
-	srv, url, err := startAnalysis(ctx, cluster, externals, false, "")
+	// The demo may release any version: the platform gets them all now
+	// (kind loads them into its nodes; a registry is checked for them).
+	images := []string{demoimage.HarnessImage(demoimage.DefaultHarnessTag)}
+	for _, v := range catalog.All() {
+		images = append(images, v.Image())
+	}
+	if !relayByDefault(o.platform) {
+		images = images[1:]
+	}
+	if err := cluster.LoadImages(ctx, images...); err != nil {
+		return &exitError{code: ExitHarness, err: fmt.Errorf("images: %w", err)}
+	}
+	srv, url, stopEndpoint, err := startEndpoint(ctx, stderr, cluster, externals, false,
+		endpointOptions{relay: relayByDefault(o.platform), image: demoimage.HarnessImage(demoimage.DefaultHarnessTag)})
 	if err != nil {
 		return &exitError{code: ExitHarness, err: err}
 	}
-	defer srv.Close()
+	defer stopEndpoint()
 	promURL, _ := cluster.PrometheusURL(ctx)
 	_, routerErr := cluster.RouterURL(ctx)
 
@@ -212,7 +229,10 @@ func demoCluster(ctx context.Context, o demoOptions, tmp string, say func(string
 		say("reusing the local cluster of `blastradius cluster up` (pid %d); it keeps running after the demo", pid)
 		return c, true, nil
 	}
-	c, err = platform.New(o.platform, platform.Options{BinDir: o.binDir, DataDir: filepath.Join(".blastradius", "demo-"+o.platform), Log: io.Discard})
+	// A kind cluster of `cluster up --platform kind` is taken as it is and
+	// left (the platform says so); otherwise the demo makes its own.
+	c, err = platform.New(o.platform, platform.Options{BinDir: o.binDir, DataDir: filepath.Join(".blastradius", "demo-"+o.platform), Log: demoPlatformLog(o.platform, say),
+		Reuse: o.platform == kind.Name})
 	if err != nil {
 		return nil, false, fmt.Errorf("--platform: %w", err)
 	}
@@ -224,6 +244,23 @@ func demoCluster(ctx context.Context, o demoOptions, tmp string, say func(string
 		return nil, false, fmt.Errorf("cluster: %w", err)
 	}
 	return c, false, nil
+}
+
+// demoPlatformLog is where the platform's progress goes: kind's steps take
+// minutes and are worth seeing; the local cluster's are seconds.
+func demoPlatformLog(name string, say func(string, ...any)) io.Writer {
+	if name != kind.Name {
+		return io.Discard
+	}
+	return sayWriter(say)
+}
+
+// sayWriter writes each line through say.
+type sayWriter func(string, ...any)
+
+func (w sayWriter) Write(p []byte) (int, error) {
+	w("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // demoStrategies are the strategies the platform serves: the routed ones

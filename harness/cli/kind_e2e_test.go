@@ -38,7 +38,7 @@ func TestRunOnKind(t *testing.T) {
 	require.NoError(t, err, "stderr:\n%s", stderr.String())
 	set, err := results.Read(out)
 	require.NoError(t, err)
-	require.Len(t, set.Runs, 3)
+	require.Len(t, set.Runs, 5)
 	for _, r := range set.Runs {
 		assert.False(t, r.Failed(), "%s: %+v", r.ID, r.Expectations)
 		assert.Equal(t, r.Load.Total, r.BlastRadius.TotalRequests+r.Excluded, "%s: every request is accounted for", r.ID)

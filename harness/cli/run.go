@@ -308,9 +308,24 @@ type endpointOptions struct {
 
 func newRunner(ctx context.Context, log io.Writer, cluster platform.Platform, out string, externals []analysis.Analyzer, shadowExternal bool,
 	ep endpointOptions) (*runner.Runner, func(), error) {
-	srv, url, err := startAnalysis(ctx, cluster, externals, shadowExternal, ep.listen)
+	srv, url, stop, err := startEndpoint(ctx, log, cluster, externals, shadowExternal, ep)
 	if err != nil {
 		return nil, nil, err
+	}
+	r := &runner.Runner{Platform: cluster, Analysis: srv, AnalysisURL: url, OutDir: out}
+	// Without a Prometheus, runs gated by the prometheus analyzer fail
+	// with the reason; the others do not need it.
+	r.PrometheusURL, _ = cluster.PrometheusURL(ctx)
+	return r, stop, nil
+}
+
+// startEndpoint starts the analysis endpoint and returns the URL Argo calls
+// it at (ep's), and the func that stops it and its relay.
+func startEndpoint(ctx context.Context, log io.Writer, cluster platform.Platform, externals []analysis.Analyzer, shadowExternal bool,
+	ep endpointOptions) (*analysis.Server, string, func(), error) {
+	srv, url, err := startAnalysis(ctx, cluster, externals, shadowExternal, ep.listen)
+	if err != nil {
+		return nil, "", nil, err
 	}
 	stop := func() { srv.Close() }
 	switch {
@@ -320,23 +335,19 @@ func newRunner(ctx context.Context, log io.Writer, cluster platform.Platform, ou
 		client, err := kubernetes.NewForConfig(cluster.RESTConfig())
 		if err != nil {
 			stop()
-			return nil, nil, err
+			return nil, "", nil, err
 		}
 		d, err := relay.Deploy(ctx, relay.Env{Client: client, Image: cluster.Image(ep.image),
 			PodURL: cluster.PodURL, ServiceURL: cluster.InClusterServiceURL}, srv)
 		if err != nil {
 			stop()
-			return nil, nil, err
+			return nil, "", nil, err
 		}
 		url = d.URL
 		stop = func() { d.Remove(context.Background()); srv.Close() }
 		fmt.Fprintf(log, "analysis through the relay: Argo calls %s, a pod that passes each call through a tunnel this process opened\n", url)
 	}
-	r := &runner.Runner{Platform: cluster, Analysis: srv, AnalysisURL: url, OutDir: out}
-	// Without a Prometheus, runs gated by the prometheus analyzer fail
-	// with the reason; the others do not need it.
-	r.PrometheusURL, _ = cluster.PrometheusURL(ctx)
-	return r, stop, nil
+	return srv, url, stop, nil
 }
 
 // useRelay is --analysis-relay, by default on where the cluster's nodes
@@ -346,7 +357,13 @@ func (o runOptions) useRelay() bool {
 	if o.analysisRelay != nil {
 		return *o.analysisRelay
 	}
-	return o.analysisURL == "" && (o.platform == clusterplatform.Name || o.platform == kind.Name)
+	return o.analysisURL == "" && relayByDefault(o.platform)
+}
+
+// relayByDefault: the nodes of kind and of an existing cluster cannot be
+// assumed to reach this machine.
+func relayByDefault(platformName string) bool {
+	return platformName == clusterplatform.Name || platformName == kind.Name
 }
 
 // startAnalysis starts the analysis endpoint Argo calls, serving the

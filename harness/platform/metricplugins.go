@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 )
 
@@ -59,4 +61,54 @@ func MetricProviderPlugins(plugins []MetricPlugin) (string, error) {
 	}
 	out, err := yaml.Marshal(items)
 	return string(out), err
+}
+
+// ConfigureArgoPlugins configures plugins (metric, step or traffic-router,
+// by the ConfigMap's key) in Argo's install objects before they are
+// applied, as a plugin's own install does: Argo's ConfigMap lists each at
+// its file:// location, which Argo copies into plugin-bin/ under its working
+// directory at start-up only, and the controller's ClusterRole gets the
+// rules each needs, since a plugin runs as the controller's child with its
+// identity. Paths are where the controller runs: this machine, or its image.
+func ConfigureArgoPlugins(objs []*unstructured.Unstructured, key string, plugins []MetricPlugin) error {
+	if len(plugins) == 0 {
+		return nil
+	}
+	value, err := MetricProviderPlugins(plugins)
+	if err != nil {
+		return err
+	}
+	var configured, granted bool
+	for _, o := range objs {
+		switch {
+		case o.GetKind() == "ConfigMap" && o.GetName() == ArgoConfigMap:
+			if err := unstructured.SetNestedField(o.Object, value, "data", key); err != nil {
+				return fmt.Errorf("%s: %w", ArgoConfigMap, err)
+			}
+			configured = true
+		case o.GetKind() == "ClusterRole" && o.GetName() == ArgoControllerRoleName:
+			rules, _, err := unstructured.NestedSlice(o.Object, "rules")
+			if err != nil {
+				return fmt.Errorf("ClusterRole %s: %w", ArgoControllerRoleName, err)
+			}
+			for _, p := range plugins {
+				for _, r := range p.Rules {
+					m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&r)
+					if err != nil {
+						return err
+					}
+					rules = append(rules, m)
+				}
+			}
+			if err := unstructured.SetNestedSlice(o.Object, rules, "rules"); err != nil {
+				return fmt.Errorf("ClusterRole %s: %w", ArgoControllerRoleName, err)
+			}
+			granted = true
+		}
+	}
+	if !configured || !granted {
+		return fmt.Errorf("Argo's install.yaml has no ConfigMap %s or no ClusterRole %s to configure metric plugins in",
+			ArgoConfigMap, ArgoControllerRoleName)
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ import (
 
 // Platform is one Kubernetes cluster with Argo Rollouts installed.
 type Platform interface {
-	// Name is the platform's name: "local" or "kind".
+	// Name is the platform's name: "local", "kind" or "cluster".
 	Name() string
 	// Up creates the cluster and returns once it is ready: a Ready node,
 	// Argo Rollouts' CRDs established and its controller running, and
@@ -47,9 +47,11 @@ type Platform interface {
 	PodURL(ctx context.Context, pod *corev1.Pod, port int) (string, error)
 	// Versions reports the Kubernetes and Argo Rollouts versions running.
 	Versions(ctx context.Context) (kubernetes, argoRollouts string, err error)
-	// PrometheusURL is the base URL of the cluster's Prometheus, reachable
-	// from the harness and from the Argo Rollouts controller (its prometheus
-	// provider's address). Prometheus scrapes the pods annotated as below.
+	// PrometheusURL is the base URL of the cluster's Prometheus as the Argo
+	// Rollouts controller reaches it (its prometheus provider's address:
+	// 127.0.0.1 where the controller is a local process, a Service's DNS
+	// name where it is a pod). Prometheus scrapes the pods annotated as
+	// below.
 	PrometheusURL(ctx context.Context) (string, error)
 	// RouterURL is the base URL of the cluster's L7 router (Traefik, with
 	// its Kubernetes CRD provider), on 127.0.0.1: where the load of a

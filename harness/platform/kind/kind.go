@@ -3,13 +3,14 @@
 // of a container engine, images are loaded into them without a registry,
 // and NodePort Services are mapped to 127.0.0.1 as on the local platform.
 //
-// What runs today: the preflight (engine, cgroup version, node image), the
-// cluster's creation from a rendered config (or the reuse of one by name,
-// said out loud), deletion, logs, kubeconfig, the project's images loaded
-// into every node in parallel, and Argo Rollouts installed from the pinned
-// module's install.yaml with its controller image built from bin/ (nothing
-// is pulled but the node image). Not yet: Prometheus and Traefik in the
-// cluster, and the analysis endpoint behind a Service.
+// Up runs the preflight (engine, cgroup version, node image), makes the
+// cluster from a rendered config (or reuses one by name, said out loud),
+// and installs Argo Rollouts from the pinned module's install.yaml,
+// Prometheus and Traefik (addons.go). Every image but the node's is built
+// in Go from bin/ and loaded into every node in parallel, so nothing is
+// pulled but the node image. Pods are reached through port-forwards,
+// Services at their node ports on 127.0.0.1, and the harness's analysis
+// endpoint through the relay (harness/relay).
 package kind
 
 import (
@@ -17,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,7 +32,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -45,6 +47,7 @@ import (
 	"github.com/blastradius/blastradius/harness/platform"
 	"github.com/blastradius/blastradius/harness/platform/forward"
 	"github.com/blastradius/blastradius/harness/platform/local"
+	"github.com/blastradius/blastradius/harness/router"
 )
 
 // Name is the platform's name in the registry and on the command line.
@@ -70,8 +73,11 @@ type Cluster struct {
 	rest       *rest.Config
 	client     kubernetes.Interface
 	argo       string
-	forwards   *forward.Forwarder
-	klog       *os.File
+	// promVersion and routerURL are set once Prometheus and Traefik run.
+	promVersion string
+	routerURL   string
+	forwards    *forward.Forwarder
+	klog        *os.File
 }
 
 // New returns the platform; Up makes (or reuses) the cluster.
@@ -137,6 +143,12 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if err := c.installArgo(ctx); err != nil {
 		return fmt.Errorf("kind: Argo Rollouts: %w", err)
 	}
+	if err := c.installPrometheus(ctx); err != nil {
+		return fmt.Errorf("kind: %w", err)
+	}
+	if err := c.installTraefik(ctx); err != nil {
+		return fmt.Errorf("kind: %w", err)
+	}
 	c.forwards = forward.New(c.rest, c.client)
 	return nil
 }
@@ -190,8 +202,10 @@ func (c *Cluster) connect() error {
 }
 
 // installArgo applies the controller's release's install.yaml from the
-// module cache, with the controller's image built from bin/ and loaded
-// into the nodes under the image name the manifest names: nothing pulled.
+// module cache with the controller's image built from bin/ and loaded into
+// the nodes under the release's image name (quay.io/argoproj/argo-rollouts
+// at the release's tag, taken if present): nothing is pulled. The image
+// carries the plugins Argo is to load (its ConfigMap names them inside it).
 func (c *Cluster) installArgo(ctx context.Context) error {
 	version, dir, err := local.ArgoRelease(ctx, c.bin())
 	if err != nil {
@@ -206,69 +220,111 @@ func (c *Cluster) installArgo(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	var controllerImage string
+	controllerImage := ArgoImage + ":" + version
+	found := false
 	for _, o := range objs {
 		if o.GetKind() == "Deployment" {
-			cs, _, _ := unstructuredContainers(o.Object)
-			if len(cs) > 0 {
-				controllerImage = cs[0]
+			if err := setImage(o, controllerImage); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
 			}
+			found = true
 		}
 		if o.GetNamespace() == "" && o.GetKind() != "CustomResourceDefinition" && !strings.HasPrefix(o.GetKind(), "Cluster") {
-			o.SetNamespace("argo-rollouts")
+			o.SetNamespace(argoNamespace)
 		}
 	}
-	if controllerImage == "" {
+	if !found {
 		return fmt.Errorf("%s: no controller Deployment", path)
 	}
-	img, err := demoimage.BuildProgram(demoimage.Program{Binary: filepath.Join(c.bin(), "rollouts-controller"), What: "rollouts-controller",
-		Entrypoint: "/bin/rollouts-controller", Labels: map[string]string{"org.opencontainers.image.version": version}})
+	plugins := c.argoPlugins()
+	for _, key := range []string{platform.ArgoMetricPluginsKey, platform.ArgoStepPluginsKey, platform.ArgoTrafficRouterPluginsKey} {
+		if err := platform.ConfigureArgoPlugins(objs, key, plugins.byKey[key]); err != nil {
+			return err
+		}
+	}
+	img, err := buildController(c.bin(), version, plugins.files)
 	if err != nil {
 		return err
 	}
-	if err := c.loadImage(ctx, controllerImage, img); err != nil {
+	if err := c.loadImages(ctx, imageSet{controllerImage: img}); err != nil {
 		return err
 	}
-	if _, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "argo-rollouts"}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+	if _, err := c.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: argoNamespace}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
 		return err
 	}
-	a, err := kube.NewApplier(c.rest)
-	if err != nil {
+	if err := c.apply(ctx, objs, local.ArgoCRDs...); err != nil {
 		return err
 	}
-	if err := a.Apply(ctx, objs...); err != nil {
+	if err := c.waitReady(ctx, argoNamespace, "argo-rollouts"); err != nil {
 		return err
-	}
-	if err := a.WaitEstablished(ctx, local.ArgoCRDs...); err != nil {
-		return err
-	}
-	err = wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
-		d, err := c.client.AppsV1().Deployments("argo-rollouts").Get(ctx, "argo-rollouts", metav1.GetOptions{})
-		return err == nil && d.Status.ReadyReplicas > 0, nil
-	})
-	if err != nil {
-		return fmt.Errorf("the controller is not ready after 3 minutes: %w", err)
 	}
 	c.argo = version
 	c.say("kind: Argo Rollouts %s ready (controller image %s built from bin/rollouts-controller)", version, controllerImage)
 	return nil
 }
 
-// unstructuredContainers lists a Deployment's container images.
-func unstructuredContainers(obj map[string]any) ([]string, bool, error) {
-	spec, _ := obj["spec"].(map[string]any)
-	tmpl, _ := spec["template"].(map[string]any)
-	pspec, _ := tmpl["spec"].(map[string]any)
-	cs, _ := pspec["containers"].([]any)
-	var out []string
-	for _, c := range cs {
-		if m, ok := c.(map[string]any); ok {
-			if img, ok := m["image"].(string); ok {
-				out = append(out, img)
-			}
-		}
+// Argo's controller as install.yaml runs it: its image's repository, its
+// namespace, and the working directory under which it mounts plugin-bin/
+// (an emptyDir: the root filesystem is read-only).
+const (
+	ArgoImage      = "quay.io/argoproj/argo-rollouts"
+	argoNamespace  = "argo-rollouts"
+	argoWorkingDir = "/home/argo-rollouts"
+	pluginsDir     = "/plugins"
+)
+
+// buildController builds the controller's image from binDir's, with the
+// plugins (files by their path in the image) it is to load, run as
+// install.yaml expects: a non-root user, in argoWorkingDir.
+func buildController(binDir, version string, files map[string]string) (v1.Image, error) {
+	return demoimage.BuildProgram(demoimage.Program{Binary: filepath.Join(binDir, "rollouts-controller"), What: "rollouts-controller",
+		Entrypoint: "/bin/rollouts-controller", WorkingDir: argoWorkingDir, Files: files,
+		Labels: map[string]string{"org.opencontainers.image.version": version}})
+}
+
+// argoPluginSet is what the controller's image carries and its ConfigMap
+// lists: files by their path in the image, plugins by ConfigMap key.
+type argoPluginSet struct {
+	files map[string]string
+	byKey map[string][]platform.MetricPlugin
+}
+
+// argoPlugins are blastradius's Traefik traffic-router plugin, when make
+// build built it, and the metric and step plugins the platform was given,
+// each at /plugins/<namespace>-<name> in the controller's image.
+func (c *Cluster) argoPlugins() argoPluginSet {
+	set := argoPluginSet{files: map[string]string{}, byKey: map[string][]platform.MetricPlugin{}}
+	add := func(key string, p platform.MetricPlugin) {
+		inImage := pluginsDir + "/" + strings.ReplaceAll(p.Name, "/", "-")
+		set.files[inImage] = p.Path
+		p.Path = inImage
+		set.byKey[key] = append(set.byKey[key], p)
 	}
-	return out, len(out) > 0, nil
+	if fi, err := os.Stat(filepath.Join(c.bin(), router.PluginBinary)); err == nil && !fi.IsDir() {
+		add(platform.ArgoTrafficRouterPluginsKey, platform.MetricPlugin{Name: router.PluginName, Path: filepath.Join(c.bin(), router.PluginBinary), Rules: router.PluginRules})
+	}
+	for _, p := range c.opts.MetricPlugins {
+		add(platform.ArgoMetricPluginsKey, p)
+	}
+	for _, p := range c.opts.StepPlugins {
+		add(platform.ArgoStepPluginsKey, p)
+	}
+	return set
+}
+
+// setImage points a Deployment's first container at image, taken from the
+// node when present (install.yaml says Always, which would pull).
+func setImage(o *unstructured.Unstructured, image string) error {
+	cs, _, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+	if err != nil || len(cs) == 0 {
+		return fmt.Errorf("deployment %s has no containers", o.GetName())
+	}
+	c0, ok := cs[0].(map[string]any)
+	if !ok {
+		return fmt.Errorf("deployment %s: container is not an object", o.GetName())
+	}
+	c0["image"], c0["imagePullPolicy"] = image, string(corev1.PullIfNotPresent)
+	return unstructured.SetNestedSlice(o.Object, cs, "spec", "template", "spec", "containers")
 }
 
 func (c *Cluster) bin() string {
@@ -319,50 +375,53 @@ func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
 func (c *Cluster) RESTConfig() *rest.Config { return c.rest }
 
 // LoadImages builds the project's images (demo app versions, the harness's
-// own) and loads each into every node.
+// own) and loads them into every node, in one archive.
 func (c *Cluster) LoadImages(ctx context.Context, images ...string) error {
+	set := imageSet{}
+	var demoLayer v1.Layer // every version's: compressed once
 	for _, ref := range images {
-		img, err := c.build(ref)
+		if demoimage.Repository(ref) == demoimage.HarnessRepository {
+			img, err := demoimage.BuildHarness(filepath.Join(c.bin(), "blastradius"))
+			if err != nil {
+				return err
+			}
+			set[ref] = img
+			continue
+		}
+		v, err := catalog.Resolve(ref)
 		if err != nil {
 			return err
 		}
-		if err := c.loadImage(ctx, ref, img); err != nil {
+		if demoLayer == nil {
+			if demoLayer, err = demoimage.BinaryLayer(filepath.Join(c.bin(), "demoapp")); err != nil {
+				return err
+			}
+		}
+		if set[ref], err = demoimage.Build(v, demoLayer); err != nil {
 			return err
 		}
 	}
-	return nil
+	return c.loadImages(ctx, set)
 }
 
-func (c *Cluster) build(ref string) (v1.Image, error) {
-	if demoimage.Repository(ref) == demoimage.HarnessRepository {
-		return demoimage.BuildHarness(filepath.Join(c.bin(), "blastradius"))
-	}
-	v, err := catalog.Resolve(ref)
-	if err != nil {
-		return nil, err
-	}
-	layer, err := demoimage.BinaryLayer(filepath.Join(c.bin(), "demoapp"))
-	if err != nil {
-		return nil, err
-	}
-	return demoimage.Build(v, layer)
-}
+// imageSet is images by the reference the nodes are to know them by.
+type imageSet map[string]v1.Image
 
-// loadImage writes img as an image archive named ref once, then loads it
-// into every node at once, one reader each.
-func (c *Cluster) loadImage(ctx context.Context, ref string, img v1.Image) error {
-	tag, err := name.NewTag(ref)
-	if err != nil {
-		return fmt.Errorf("image %s: %w", ref, err)
+// loadImages writes the images as one archive (a layer they share is in it
+// once: the demo app's versions share theirs), then loads it into every
+// node at once, one reader each.
+func (c *Cluster) loadImages(ctx context.Context, images imageSet) error {
+	if len(images) == 0 {
+		return nil
 	}
-	f, err := os.CreateTemp(c.opts.DataDir, "image-*.tar")
+	f, err := os.CreateTemp(c.opts.DataDir, "images-*.tar")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	if err := tarball.Write(tag, img, f); err != nil {
-		return fmt.Errorf("image %s: %w", ref, err)
+	if err := writeArchive(images, f); err != nil {
+		return err
 	}
 	ns, err := c.provider.ListInternalNodes(c.name)
 	if err != nil {
@@ -375,9 +434,26 @@ func (c *Cluster) loadImage(ctx context.Context, ref string, img v1.Image) error
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("image %s: %w", ref, err)
+		return fmt.Errorf("images %s: %w", strings.Join(slices.Sorted(maps.Keys(images)), ", "), err)
 	}
 	return ctx.Err()
+}
+
+// writeArchive writes images as one image archive (docker save's format,
+// which kind and docker load read), a layer they share in it once.
+func writeArchive(images imageSet, w io.Writer) error {
+	refs := make(map[name.Reference]v1.Image, len(images))
+	for ref, img := range images {
+		tag, err := name.NewTag(ref)
+		if err != nil {
+			return fmt.Errorf("image %s: %w", ref, err)
+		}
+		refs[tag] = img
+	}
+	if err := tarball.MultiRefWrite(refs, w); err != nil {
+		return fmt.Errorf("images %s: %w", strings.Join(slices.Sorted(maps.Keys(images)), ", "), err)
+	}
+	return nil
 }
 
 func loadInto(n nodes.Node, path string) error {
@@ -425,19 +501,30 @@ func (c *Cluster) InClusterServiceURL(ctx context.Context, namespace, svcName st
 	return fmt.Sprintf("http://%s.%s.svc:%d", svcName, namespace, svc.Spec.Ports[0].Port), nil
 }
 
-var errNotYet = errors.New("not on the kind platform yet")
-
-// RouterURL: no Traefik in kind clusters yet.
+// RouterURL is Traefik's entrypoint at its node port on 127.0.0.1.
 func (c *Cluster) RouterURL(context.Context) (string, error) {
-	return "", fmt.Errorf("the L7 router (Traefik): %w", errNotYet)
+	if c.routerURL == "" {
+		return "", errors.New("kind: no cluster")
+	}
+	return c.routerURL, nil
 }
 
-// InClusterRouterURL: see RouterURL.
-func (c *Cluster) InClusterRouterURL(ctx context.Context) (string, error) { return c.RouterURL(ctx) }
+// InClusterRouterURL is Traefik's Service by its DNS name.
+func (c *Cluster) InClusterRouterURL(ctx context.Context) (string, error) {
+	if _, err := c.RouterURL(ctx); err != nil {
+		return "", err
+	}
+	return RouterInClusterURL, nil
+}
 
-// PrometheusURL: no Prometheus in kind clusters yet.
+// PrometheusURL is Prometheus's Service by its DNS name: where Argo's
+// prometheus provider, in the cluster, queries (the harness does not).
+// People reach it at its node port (PrometheusNodePort) on 127.0.0.1.
 func (c *Cluster) PrometheusURL(context.Context) (string, error) {
-	return "", fmt.Errorf("Prometheus: %w", errNotYet)
+	if c.promVersion == "" {
+		return "", errors.New("kind: no cluster")
+	}
+	return PrometheusInClusterURL, nil
 }
 
 // PodURL reaches a pod through a port-forward: the nodes' network is the

@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/blastradius/blastradius/harness/kube"
@@ -157,59 +156,16 @@ func (c *Cluster) installArgo(ctx context.Context) (string, error) {
 	return version, nil
 }
 
-// withPlugins configures plugins (metric or traffic-router, by the
-// ConfigMap's key) in the install's objects
-// before they are applied, as a plugin's own install does: Argo's ConfigMap
-// lists each at its file:// location (the controller copies it into
-// plugin-bin/ under its working directory, the data dir here, and does so
-// only at start-up), and the controller's ClusterRole gets the rules each
-// needs, since a plugin runs as the controller's child with its identity.
+// withPlugins configures plugins whose binaries are on this machine, where
+// the controller runs (platform.ConfigureArgoPlugins): Argo copies each into
+// plugin-bin/ under its working directory, the data dir here.
 func withPlugins(objs []*unstructured.Unstructured, key string, plugins []platform.MetricPlugin) error {
-	if len(plugins) == 0 {
-		return nil
-	}
-	value, err := platform.MetricProviderPlugins(plugins)
-	if err != nil {
-		return err
-	}
 	for _, p := range plugins {
 		if fi, err := os.Stat(p.Path); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
 			return fmt.Errorf("plugin %s: %s is not an executable file", p.Name, p.Path)
 		}
 	}
-	var configured, granted bool
-	for _, o := range objs {
-		switch {
-		case o.GetKind() == "ConfigMap" && o.GetName() == platform.ArgoConfigMap:
-			if err := unstructured.SetNestedField(o.Object, value, "data", key); err != nil {
-				return fmt.Errorf("%s: %w", platform.ArgoConfigMap, err)
-			}
-			configured = true
-		case o.GetKind() == "ClusterRole" && o.GetName() == platform.ArgoControllerRoleName:
-			rules, _, err := unstructured.NestedSlice(o.Object, "rules")
-			if err != nil {
-				return fmt.Errorf("ClusterRole %s: %w", platform.ArgoControllerRoleName, err)
-			}
-			for _, p := range plugins {
-				for _, r := range p.Rules {
-					m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&r)
-					if err != nil {
-						return err
-					}
-					rules = append(rules, m)
-				}
-			}
-			if err := unstructured.SetNestedSlice(o.Object, rules, "rules"); err != nil {
-				return fmt.Errorf("ClusterRole %s: %w", platform.ArgoControllerRoleName, err)
-			}
-			granted = true
-		}
-	}
-	if !configured || !granted {
-		return fmt.Errorf("Argo's install.yaml has no ConfigMap %s or no ClusterRole %s to configure metric plugins in",
-			platform.ArgoConfigMap, platform.ArgoControllerRoleName)
-	}
-	return nil
+	return platform.ConfigureArgoPlugins(objs, key, plugins)
 }
 
 // argoKubeconfig gives the controller the argo-rollouts service account's

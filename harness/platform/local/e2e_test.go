@@ -428,7 +428,7 @@ func TestCanaryWalksTheSteps(t *testing.T) {
 			stopLoad()
 			require.NoError(t, err)
 			require.NoError(t, sum.Reconcile())
-			assert.Zero(t, sum.Failures, "no request may fail while a good version rolls out")
+			assert.Zero(t, sum.Failures, "no request may fail while a good version rolls out: %s", failureKinds(sum))
 
 			// In each pause (step 1 after setWeight 20, step 3 after setWeight 50),
 			// seconds whose replica counts held steady carry green at the
@@ -764,4 +764,21 @@ func TestZTeardown(t *testing.T) {
 	assert.True(t, os.IsNotExist(err), "data dir %s left behind", c.DataDir())
 	_, err = os.Stat(kubeconfig)
 	assert.True(t, os.IsNotExist(err))
+}
+
+// failureKinds says what kind of failures a summary holds, per version, so
+// that a failed assertion names them.
+func failureKinds(sum *loadgen.Summary) string {
+	var parts []string
+	add := func(v string, st loadgen.VersionStats) {
+		if st.Failures > 0 {
+			parts = append(parts, fmt.Sprintf("%s: %d 5xx, %d 4xx, %d without a response, max latency %s",
+				v, st.ServerErrors, st.ClientErrors, st.TransportErrors, st.Max))
+		}
+	}
+	for v, st := range sum.Versions {
+		add(v, *st)
+	}
+	add("unattributed", sum.UnattributedStats)
+	return strings.Join(parts, "; ")
 }

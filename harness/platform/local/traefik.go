@@ -31,9 +31,9 @@ const (
 	traefikDir    = "traefik"
 	// TraefikEntryPoint is the entrypoint routes name.
 	TraefikEntryPoint = "web"
-	// traefikAccount is the service account the module's RBAC manifest binds.
-	traefikAccount   = "traefik-ingress-controller"
-	traefikNamespace = "default"
+	// TraefikAccount is the service account the module's RBAC manifest binds.
+	TraefikAccount   = "traefik-ingress-controller"
+	TraefikNamespace = "default"
 )
 
 // TraefikCRDs are the custom resources routes are made of.
@@ -61,30 +61,40 @@ func traefikVersion(ctx context.Context, bin string) (string, error) {
 	return string(m[1]), nil
 }
 
-// installTraefik applies the release's CRDs and RBAC from the module cache
-// and returns a token of the service account they bind.
-func (c *Cluster) installTraefik(ctx context.Context) (version, token string, err error) {
-	version, err = traefikVersion(ctx, c.bin("traefik"))
+// TraefikRelease is the release the Traefik in binDir was built from, and
+// that release's CRDs and RBAC, read from its module in the module cache.
+// The RBAC binds TraefikAccount in TraefikNamespace.
+func TraefikRelease(ctx context.Context, binDir string) (version string, objs []*unstructured.Unstructured, err error) {
+	version, err = traefikVersion(ctx, filepath.Join(binDir, "traefik"))
 	if err != nil {
-		return "", "", err
+		return "", nil, err
 	}
 	dir, err := moduleDir(traefikModule, version)
 	if err != nil {
-		return "", "", err
+		return "", nil, err
 	}
-	var objs []*unstructured.Unstructured
 	for _, m := range traefikManifests {
 		path := filepath.Join(dir, m)
 		f, err := os.Open(path)
 		if err != nil {
-			return "", "", fmt.Errorf("Traefik manifests for %s: %w: run `make tools`", version, err)
+			return "", nil, fmt.Errorf("Traefik manifests for %s: %w: run `make tools`", version, err)
 		}
 		o, err := kube.Decode(f)
 		f.Close()
 		if err != nil {
-			return "", "", fmt.Errorf("%s: %w", path, err)
+			return "", nil, fmt.Errorf("%s: %w", path, err)
 		}
 		objs = append(objs, o...)
+	}
+	return version, objs, nil
+}
+
+// installTraefik applies the release's CRDs and RBAC from the module cache
+// and returns a token of the service account they bind.
+func (c *Cluster) installTraefik(ctx context.Context) (version, token string, err error) {
+	version, objs, err := TraefikRelease(ctx, c.opts.BinDir)
+	if err != nil {
+		return "", "", err
 	}
 	a, err := kube.NewApplier(c.rest)
 	if err != nil {
@@ -96,11 +106,11 @@ func (c *Cluster) installTraefik(ctx context.Context) (version, token string, er
 	if err := a.WaitEstablished(ctx, TraefikCRDs...); err != nil {
 		return "", "", err
 	}
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: traefikAccount, Namespace: traefikNamespace}}
-	if _, err := c.client.CoreV1().ServiceAccounts(traefikNamespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: TraefikAccount, Namespace: TraefikNamespace}}
+	if _, err := c.client.CoreV1().ServiceAccounts(TraefikNamespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return "", "", err
 	}
-	token, err = c.serviceAccountToken(ctx, traefikNamespace, traefikAccount)
+	token, err = c.serviceAccountToken(ctx, TraefikNamespace, TraefikAccount)
 	return version, token, err
 }
 
