@@ -108,7 +108,10 @@ func Pod(prefix string, i int, image string) *corev1.Pod {
 				Args:  []string{"load-worker"},
 				Env: []corev1.EnvVar{
 					{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
-					{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+					// No POD_IP: in a pod's own network the worker listens on
+					// every address, where a port-forward arrives (on
+					// localhost); the local platform's node agent sets it,
+					// since its pods share the host's network.
 					{Name: "PORT", Value: strconv.Itoa(Port)},
 				},
 				Ports: []corev1.ContainerPort{{Name: "api", ContainerPort: Port}},

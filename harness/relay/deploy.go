@@ -127,9 +127,8 @@ func pod(image string) *corev1.Pod {
 			TerminationGracePeriodSeconds: &grace,
 			Containers: []corev1.Container{{
 				Name: "relay", Image: image, Args: []string{"relay"},
-				Env: []corev1.EnvVar{
-					{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
-				},
+				// No POD_IP (see ListenAddrs): the local platform's node
+				// agent sets it for every pod.
 				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: PublicPort}, {Name: "tunnel", ContainerPort: TunnelPort}},
 				ReadinessProbe: &corev1.Probe{
 					ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: HealthPath, Port: intstr.FromInt32(PublicPort)}},
@@ -140,8 +139,10 @@ func pod(image string) *corev1.Pod {
 	}
 }
 
-// ListenAddrs are the relay's two listen addresses in its pod: on its own
-// address where the platform gives pods one of the host's (POD_IP).
+// ListenAddrs are the relay's two listen addresses in its pod: every
+// address of a pod's own network (a port-forward to the tunnel port arrives
+// on localhost), or its own address where the platform gives pods one of the
+// host's and says which in POD_IP (the local platform's node agent does).
 func ListenAddrs(podIP string) (public, tunnel string) {
 	return net.JoinHostPort(podIP, strconv.Itoa(PublicPort)), net.JoinHostPort(podIP, strconv.Itoa(TunnelPort))
 }

@@ -37,8 +37,17 @@ func Config(name, image string, ports PortRange) *v1alpha4.Cluster {
 		// The API server on 127.0.0.1 only (kind's default too, said
 		// here so that it cannot change under us).
 		Networking: v1alpha4.Networking{APIServerAddress: "127.0.0.1"},
-		// kubeadm v1beta4 (Kubernetes 1.31 and later): extraArgs is a list.
-		KubeadmConfigPatches: []string{fmt.Sprintf(`kind: ClusterConfiguration
+		// kind renders kubeadm's v1beta3 for Kubernetes before 1.36 (the
+		// cgroup v1 image), where extraArgs is a map, and v1beta4 from 1.36
+		// (its default image), where it is a list: one patch for each, each
+		// applied only to its own apiVersion.
+		KubeadmConfigPatches: []string{fmt.Sprintf(`apiVersion: kubeadm.k8s.io/v1beta3
+kind: ClusterConfiguration
+apiServer:
+  extraArgs:
+    service-node-port-range: %s
+`, ports), fmt.Sprintf(`apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
 apiServer:
   extraArgs:
   - name: service-node-port-range
