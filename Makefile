@@ -20,7 +20,7 @@ TRAEFIK_VERSION ?= v3.6.12
 # only layer (blastradius images build|push), which has no C library.
 STATIC  := CGO_ENABLED=0
 
-.PHONY: all build tools scenario fidelity conformance test unit bench lint fmt clean
+.PHONY: all build tools scenario fidelity conformance kind-node test unit bench lint fmt clean
 
 all: build
 
@@ -64,6 +64,13 @@ fidelity: build tools
 	-$(BIN)/blastradius run scenarios/sets/pr.yaml --out $(OUT)/fidelity-fast --bin $(BIN) --parallel $(PARALLEL) --time-scale $(FIDELITY_SCALE)
 	-$(BIN)/blastradius run scenarios/sets/pr.yaml --out $(OUT)/fidelity-default --bin $(BIN) --parallel $(PARALLEL) --time-scale 1
 	$(BIN)/blastradius report $(OUT)/fidelity-fast --baseline $(OUT)/fidelity-default --same-verdicts
+
+# A kind node image built without pulling any image, for machines with
+# Docker but no registry (hack/kindnode/build.sh: root, debootstrap, Debian's
+# mirror); then make scenario PLATFORM=kind RUN_FLAGS='--node-image IMAGE'.
+KIND_NODE_IMAGE ?=
+kind-node:
+	hack/kindnode/build.sh $(KIND_NODE_IMAGE)
 
 # Argo Rollouts' own e2e suite, built from its module in the module cache,
 # against local clusters of its own (not part of make test; 11 minutes on

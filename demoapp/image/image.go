@@ -77,7 +77,13 @@ const (
 
 // withConfig makes a one-layer linux image with the given runtime config.
 func withConfig(layer v1.Layer, config v1.Config) (v1.Image, error) {
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	return Assemble(config, layer)
+}
+
+// Assemble makes a linux image of the layers, bottom first, with the given
+// runtime config and a fixed creation time.
+func Assemble(config v1.Config, layers ...v1.Layer) (v1.Image, error) {
+	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
 		return nil, err
 	}
