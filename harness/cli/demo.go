@@ -44,7 +44,9 @@ type demoOptions struct {
 	analyzer string
 	out      string
 	binDir   string
-	ai       aiOptions
+	// nodeImage is kind's node image (--node-image), as for run.
+	nodeImage string
+	ai        aiOptions
 }
 
 func newDemoCmd() *cobra.Command {
@@ -79,6 +81,7 @@ API, and Argo decides. Ctrl-C removes everything the demo started.
 	f.StringVar(&o.analyzer, "analyzer", "", "the first release's analyzer (default: the scenario's first)")
 	f.StringVar(&o.out, "out", "", "when set, every release's results go to DIR/results.json and DIR/report.html")
 	f.StringVar(&o.binDir, "bin", "", "directory of the tools built by make tools (default: $BLASTRADIUS_BIN, else ./bin)")
+	f.StringVar(&o.nodeImage, "node-image", "", "--platform kind: the node image (default: pinned per the host's cgroup version)")
 	o.ai.register(f)
 	return cmd
 }
@@ -232,7 +235,7 @@ func demoCluster(ctx context.Context, o demoOptions, tmp string, say func(string
 	// A kind cluster of `cluster up --platform kind` is taken as it is and
 	// left (the platform says so); otherwise the demo makes its own.
 	c, err = platform.New(o.platform, platform.Options{BinDir: o.binDir, DataDir: filepath.Join(".blastradius", "demo-"+o.platform), Log: demoPlatformLog(o.platform, say),
-		Reuse: o.platform == kind.Name})
+		Reuse: o.platform == kind.Name, NodeImage: o.nodeImage})
 	if err != nil {
 		return nil, false, fmt.Errorf("--platform: %w", err)
 	}
