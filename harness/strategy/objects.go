@@ -19,6 +19,7 @@ import (
 
 	"github.com/blastradius/blastradius/harness/analysis/metricai"
 	"github.com/blastradius/blastradius/harness/analysis/prometheus"
+	"github.com/blastradius/blastradius/harness/kube"
 
 	"github.com/blastradius/blastradius/harness/platform"
 )
@@ -102,7 +103,7 @@ func service(p Params, name, strategyName string) (*unstructured.Unstructured, e
 			}},
 		},
 	}
-	return toUnstructured(svc)
+	return kube.ToUnstructured(svc)
 }
 
 func deployment(p Params, strategyName string) (*unstructured.Unstructured, error) {
@@ -128,13 +129,13 @@ func deployment(p Params, strategyName string) (*unstructured.Unstructured, erro
 	if p.ProgressDeadline > 0 {
 		d.Spec.ProgressDeadlineSeconds = ptr.To(int32(seconds(p.ProgressDeadline)))
 	}
-	return toUnstructured(d)
+	return kube.ToUnstructured(d)
 }
 
 // rollout is the part of a Rollout common to both strategies.
 func rollout(p Params, strategyName string, strat map[string]any) (*unstructured.Unstructured, error) {
 	pt := podTemplate(p)
-	tmpl, err := toMap(&pt)
+	tmpl, err := kube.ToMap(&pt)
 	if err != nil {
 		return nil, err
 	}
@@ -322,45 +323,4 @@ func meta(p Params, name, strategyName string) map[string]any {
 		l[k] = v
 	}
 	return map[string]any{"name": name, "namespace": p.Namespace, "labels": l}
-}
-
-func toUnstructured(obj runtime.Object) (*unstructured.Unstructured, error) {
-	m, err := toMap(obj)
-	if err != nil {
-		return nil, err
-	}
-	return &unstructured.Unstructured{Object: m}, nil
-}
-
-// toMap converts a typed object, dropping what a typed struct always carries
-// but an applied manifest should not: status, null creationTimestamp and
-// empty structs, which would make the blastradius field manager own them.
-func toMap(obj any) (map[string]any, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return nil, err
-	}
-	delete(m, "status")
-	prune(m)
-	return m, nil
-}
-
-func prune(m map[string]any) {
-	for k, v := range m {
-		switch v := v.(type) {
-		case nil:
-			delete(m, k)
-		case map[string]any:
-			prune(v)
-			if len(v) == 0 {
-				delete(m, k)
-			}
-		case []any:
-			for _, e := range v {
-				if em, ok := e.(map[string]any); ok {
-					prune(em)
-				}
-			}
-		}
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -67,15 +66,8 @@ var prometheusVersionLine = regexp.MustCompile(`^prometheus, version (\S+)`)
 
 // prometheusVersion asks the built binary which release it is.
 func prometheusVersion(ctx context.Context, bin string) (string, error) {
-	out, err := exec.CommandContext(ctx, bin, "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("%s --version: %w", bin, err)
-	}
-	m := prometheusVersionLine.FindSubmatch(out)
-	if m == nil {
-		return "", fmt.Errorf("%s --version printed no version; rebuild it with `make tools`", bin)
-	}
-	return "v" + string(m[1]), nil
+	v, err := local.ToolVersion(ctx, bin, "--version", prometheusVersionLine)
+	return "v" + v, err
 }
 
 // prometheusObjects are Prometheus's objects: its account may list and
@@ -215,15 +207,11 @@ func nodePortService(meta metav1.ObjectMeta, port, targetPort int, nodePort int3
 func toUnstructured(objs []runtime.Object) ([]*unstructured.Unstructured, error) {
 	out := make([]*unstructured.Unstructured, 0, len(objs))
 	for _, o := range objs {
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+		u, err := kube.ToUnstructured(o)
 		if err != nil {
 			return nil, err
 		}
-		delete(m, "status")
-		if md, ok := m["metadata"].(map[string]any); ok {
-			delete(md, "creationTimestamp")
-		}
-		out = append(out, &unstructured.Unstructured{Object: m})
+		out = append(out, u)
 	}
 	return out, nil
 }

@@ -423,6 +423,15 @@ func (c *Cluster) loadImages(ctx context.Context, images imageSet) error {
 	if err := writeArchive(images, f); err != nil {
 		return err
 	}
+	if err := c.loadArchive(f.Name()); err != nil {
+		return fmt.Errorf("images %s: %w", strings.Join(slices.Sorted(maps.Keys(images)), ", "), err)
+	}
+	return ctx.Err()
+}
+
+// loadArchive loads an image archive into every node at once, one reader
+// each.
+func (c *Cluster) loadArchive(path string) error {
 	ns, err := c.provider.ListInternalNodes(c.name)
 	if err != nil {
 		return err
@@ -430,13 +439,10 @@ func (c *Cluster) loadImages(ctx context.Context, images imageSet) error {
 	errs := make([]error, len(ns))
 	var wg sync.WaitGroup
 	for i, n := range ns {
-		wg.Go(func() { errs[i] = loadInto(n, f.Name()) })
+		wg.Go(func() { errs[i] = loadInto(n, path) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("images %s: %w", strings.Join(slices.Sorted(maps.Keys(images)), ", "), err)
-	}
-	return ctx.Err()
+	return errors.Join(errs...)
 }
 
 // writeArchive writes images as one image archive (docker save's format,

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/e2e-framework/klient"
@@ -138,15 +137,5 @@ func (p *Provider) LoadImageArchive(_ context.Context, archivePath string, _ ...
 	if _, err := os.Stat(archivePath); err != nil {
 		return err
 	}
-	ns, err := p.cluster.provider.ListInternalNodes(p.cluster.name)
-	if err != nil {
-		return err
-	}
-	errs := make([]error, len(ns))
-	var wg sync.WaitGroup
-	for i, n := range ns {
-		wg.Go(func() { errs[i] = loadInto(n, archivePath) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return p.cluster.loadArchive(archivePath)
 }

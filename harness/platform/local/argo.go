@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -31,17 +32,25 @@ var ArgoCRDs = []string{
 	"analysisruns.argoproj.io", "experiments.argoproj.io",
 }
 
+// ToolVersion runs a built tool with arg and returns the first submatch of
+// line in what it prints: the release it was built from.
+func ToolVersion(ctx context.Context, bin, arg string, line *regexp.Regexp) (string, error) {
+	out, err := exec.CommandContext(ctx, bin, arg).Output()
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", bin, arg, err)
+	}
+	m := line.FindSubmatch(out)
+	if m == nil {
+		return "", fmt.Errorf("%s %s printed no release version; rebuild it with `make tools`", bin, arg)
+	}
+	return string(m[1]), nil
+}
+
+var argoVersionLine = regexp.MustCompile(`^(v\S+)`)
+
 // argoVersion asks the built controller which release it is.
 func argoVersion(ctx context.Context, bin string) (string, error) {
-	out, err := exec.CommandContext(ctx, bin, "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("%s version: %w", bin, err)
-	}
-	v := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
-	if !strings.HasPrefix(v, "v") {
-		return "", fmt.Errorf("%s version printed %q; rebuild it with `make tools`", bin, v)
-	}
-	return v, nil
+	return ToolVersion(ctx, bin, "--version", argoVersionLine)
 }
 
 // ArgoRelease is the release of Argo Rollouts the controller in binDir was

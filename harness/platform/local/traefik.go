@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -50,15 +49,7 @@ var traefikVersionLine = regexp.MustCompile(`(?m)^Version:\s+(v\S+)`)
 
 // traefikVersion asks the built binary which release it is.
 func traefikVersion(ctx context.Context, bin string) (string, error) {
-	out, err := exec.CommandContext(ctx, bin, "version").Output()
-	if err != nil {
-		return "", fmt.Errorf("%s version: %w", bin, err)
-	}
-	m := traefikVersionLine.FindSubmatch(out)
-	if m == nil {
-		return "", fmt.Errorf("%s version printed no release version; rebuild it with `make tools`", bin)
-	}
-	return string(m[1]), nil
+	return ToolVersion(ctx, bin, "version", traefikVersionLine)
 }
 
 // TraefikRelease is the release the Traefik in binDir was built from, and

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -207,4 +208,17 @@ func TestDataDirLock(t *testing.T) {
 	second, err := lockDataDir(dir)
 	require.NoError(t, err)
 	second.Close()
+}
+
+func TestToolVersion(t *testing.T) {
+	dir := t.TempDir()
+	tool := filepath.Join(dir, "tool")
+	require.NoError(t, os.WriteFile(tool, []byte("#!/bin/sh\necho \"tool, version 1.2.3 (built here)\"\n"), 0o755))
+	v, err := ToolVersion(context.Background(), tool, "--version", regexp.MustCompile(`^tool, version (\S+)`))
+	require.NoError(t, err)
+	assert.Equal(t, "1.2.3", v)
+	_, err = ToolVersion(context.Background(), tool, "--version", regexp.MustCompile(`^Version: (\S+)`))
+	assert.ErrorContains(t, err, "printed no release version; rebuild it with `make tools`")
+	_, err = ToolVersion(context.Background(), filepath.Join(dir, "missing"), "--version", argoVersionLine)
+	assert.ErrorContains(t, err, "missing --version")
 }
